@@ -65,7 +65,11 @@ pub struct TokenizerConfig {
 
 impl Default for TokenizerConfig {
     fn default() -> Self {
-        Self { kind: default_tokenizer_kind(), vocab_size: default_vocab_size(), path: None }
+        Self {
+            kind: default_tokenizer_kind(),
+            vocab_size: default_vocab_size(),
+            path: None,
+        }
     }
 }
 
@@ -145,7 +149,10 @@ pub struct QuantConfig {
 
 impl Default for QuantConfig {
     fn default() -> Self {
-        Self { scheme: default_scheme(), group_size: default_group_size() }
+        Self {
+            scheme: default_scheme(),
+            group_size: default_group_size(),
+        }
     }
 }
 
@@ -166,7 +173,11 @@ pub struct LoraConfig {
 
 impl Default for LoraConfig {
     fn default() -> Self {
-        Self { rank: 0, alpha: default_lora_alpha(), dropout: 0.0 }
+        Self {
+            rank: 0,
+            alpha: default_lora_alpha(),
+            dropout: 0.0,
+        }
     }
 }
 
