@@ -1,1 +1,12 @@
-//! TODO
+//! Measurements taken after training: latency against sequence length, peak memory against
+//! input length (one fresh child process per point), storage and parameter counts, and the
+//! environment they were taken in. Every figure records which kernel produced it.
+mod environment;
+mod latency;
+mod memory;
+mod stats;
+
+pub use environment::capture_environment;
+pub use latency::{kernel_name, measure_latency, LatencyPoint};
+pub use memory::{measure_memory_in_child, memory_point, MemoryPoint};
+pub use stats::{median, percentile};

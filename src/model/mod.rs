@@ -1,1 +1,16 @@
-//! TODO
+//! The transformer encoder classifier whose linear layers are quantized (BitNet b1.58:
+//! Ma et al., 2024, "The Era of 1-bit LLMs"), and its export to / import from a packed artifact.
+//!
+//! As in BitNet b1.58, every linear layer inside the blocks is a [`QuantLinear`]; token and
+//! position embeddings, norms and the classification head stay in full precision.
+mod block;
+mod classifier;
+mod export;
+mod quant_linear;
+mod rms_norm;
+
+pub use block::Block;
+pub use classifier::{Classifier, ModelDims};
+pub use export::{export_artifact, load_artifact, ArtifactConfig, ExportSummary, LoadedModel};
+pub use quant_linear::{QuantLinear, QuantMode};
+pub use rms_norm::RmsNorm;

@@ -1,0 +1,61 @@
+//! Inference latency against sequence length: warm-up runs, then timed repeats of one forward
+//! pass on random token ids; median and 95th percentile in milliseconds.
+use super::{median, percentile};
+use crate::attention::AttentionKind;
+use crate::model::{Classifier, QuantMode};
+use crate::quant::Quantizer;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// One latency point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencyPoint {
+    /// Median milliseconds per forward pass.
+    pub median_ms: f64,
+    /// 95th-percentile milliseconds.
+    pub p95_ms: f64,
+}
+
+/// Name of the kernels a packed model of `quantizer` runs with today. No packed low-bit kernel
+/// runs yet: every scheme's matmul is libtorch fp32 on weights dequantized onto the scheme's
+/// grid, and the name says so, so no report can mistake it for a low-bit speed.
+pub fn kernel_name(quantizer: &dyn Quantizer, attention: AttentionKind, device: Device) -> String {
+    let matmul = if quantizer.is_full_precision() {
+        "libtorch-fp32".to_string()
+    } else {
+        format!("libtorch-fp32 on dequantized {}", quantizer.name())
+    };
+    format!("{matmul} + {} attention", attention.kernel_name(device))
+}
+
+/// Times `model` on `batch` random sequences of `seq_len` tokens drawn from `vocab_size`.
+pub fn measure_latency(
+    model: &Classifier,
+    vocab_size: usize,
+    seq_len: usize,
+    batch: usize,
+    warmup: usize,
+    repeats: usize,
+    device: Device,
+) -> LatencyPoint {
+    let ids = Tensor::randint_low(1, vocab_size as i64, [batch as i64, seq_len as i64], (Kind::Int64, device));
+    let mask = Tensor::ones([batch as i64, seq_len as i64], (Kind::Int64, device));
+    let run = || {
+        let logits = model.forward(&ids, &mask, QuantMode::WeightsOnGrid, false);
+        // Reading one value forces completion (matters on asynchronous devices such as CUDA).
+        logits.double_value(&[0, 0])
+    };
+    let times: Vec<f64> = tch::no_grad(|| {
+        for _ in 0..warmup {
+            run();
+        }
+        (0..repeats.max(1))
+            .map(|_| {
+                let start = Instant::now();
+                run();
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect()
+    });
+    LatencyPoint { median_ms: median(&times), p95_ms: percentile(&times, 0.95) }
+}

@@ -1,0 +1,140 @@
+//! The sweep runner: expands nothing itself (see [`crate::experiment`]); it records every trial
+//! of an experiment in the store, runs those not yet done (pending, failed or interrupted),
+//! one at a time, and keeps every finished result whatever happens to a later trial.
+//!
+//! A failing trial (a diverging loss, a bad dataset) is recorded as failed with its error and
+//! the sweep goes on; Ctrl-C marks the running trial interrupted and stops the sweep.
+mod prepared_data;
+mod trial;
+
+pub use prepared_data::{DataCache, PreparedData};
+pub use trial::run_trial;
+
+use crate::experiment::{canonical_hash, Experiment, TrialConfig};
+use crate::measure::capture_environment;
+use crate::quant::registry;
+use crate::store::Store;
+use crate::train::{install_interrupt_handler, SweepProgress};
+use crate::{Error, Result};
+use std::path::PathBuf;
+use tch::Device;
+
+/// Where a sweep reads and writes, and on which device it runs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// SQLite database file.
+    pub db: PathBuf,
+    /// Folder holding `datasets/<name>/manifest.toml`.
+    pub datasets_dir: PathBuf,
+    /// Folder for packed model artifacts (`<experiment>/<trial hash>.bitlab`).
+    pub artifacts_dir: PathBuf,
+    /// Device to train and measure on.
+    pub device: Device,
+    /// The `bitlab` executable, run as a child process for memory points.
+    pub exe: PathBuf,
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, Default)]
+pub struct SweepSummary {
+    /// Trials in the experiment.
+    pub total: usize,
+    /// Trials run now and finished.
+    pub finished: usize,
+    /// Trials skipped because they were already done.
+    pub skipped: usize,
+    /// Trials that failed now: (label, error).
+    pub failed: Vec<(String, String)>,
+}
+
+/// A trial ready to run: its configuration with the quantizer name made canonical, and its hash.
+#[derive(Debug, Clone)]
+pub struct PlannedTrial {
+    /// Resolved configuration.
+    pub config: TrialConfig,
+    /// Canonical hash (the trial's identity in the store).
+    pub hash: String,
+    /// Human label from the swept axes.
+    pub label: String,
+}
+
+/// Resolves every trial's quantizer (so an unknown name fails before anything trains) and
+/// hashes the canonical configuration, so `1.58bit` and `ternary` are the same trial.
+pub fn plan(experiment: &Experiment) -> Result<Vec<PlannedTrial>> {
+    experiment
+        .trials
+        .iter()
+        .map(|trial| {
+            let mut config = trial.config.clone();
+            let quantizer = registry::resolve(&config.quant).map_err(|e| Error::Config {
+                path: experiment.path.clone(),
+                message: format!("trial `{}`: {e}", trial.label),
+            })?;
+            config.quant.scheme = quantizer.name().to_string();
+            Ok(PlannedTrial { hash: canonical_hash(&config), label: trial.label.clone(), config })
+        })
+        .collect()
+}
+
+/// Runs every trial of `experiment` that is not yet done, recording results in `opts.db`.
+pub fn run_sweep(experiment: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
+    install_interrupt_handler();
+    let planned = plan(experiment)?;
+    let store = Store::open(&opts.db)?;
+    let experiment_id = store.upsert_experiment(&experiment.name, &experiment.description, &experiment.source)?;
+    let recovered = store.recover_stale(experiment_id)?;
+    if recovered > 0 {
+        eprintln!("{recovered} trial(s) left running by an earlier process are marked interrupted and will run again");
+    }
+    let threads = planned.first().map_or(1, |t| t.config.measure.threads);
+    let sweep_id = store.begin_sweep(experiment_id, &capture_environment(opts.device, threads))?;
+    let mut summary = SweepSummary { total: planned.len(), ..Default::default() };
+    let mut todo = Vec::new();
+    for trial in &planned {
+        let config_json = serde_json::to_string(&trial.config).expect("trial config serializes");
+        let row = store.ensure_trial(experiment_id, &trial.hash, &config_json, &trial.label)?;
+        if row.status == "done" {
+            summary.skipped += 1;
+        } else {
+            todo.push((row.id, trial));
+        }
+    }
+    if summary.skipped > 0 {
+        eprintln!("{} of {} trials already done in {}; running the other {}", summary.skipped, summary.total, opts.db.display(), todo.len());
+    }
+    // Load and tokenize every dataset up front: a missing or corrupt dataset stops the sweep
+    // before anything trains, with the dataset's own error (which says how to fetch it).
+    let mut cache = DataCache::default();
+    for (_, trial) in &todo {
+        if let Err(error) = cache.get(&opts.datasets_dir, &trial.config.dataset) {
+            store.end_sweep(sweep_id, "failed")?;
+            return Err(error);
+        }
+    }
+    let progress = SweepProgress::new(todo.len());
+    for (index, (trial_id, trial)) in todo.into_iter().enumerate() {
+        store.mark_running(trial_id, sweep_id)?;
+        let trial_progress = progress.trial(index + 1, &trial.label);
+        let outcome = run_trial(experiment, trial, opts, &mut cache, &trial_progress);
+        trial_progress.finish();
+        match outcome {
+            Ok(results) => {
+                store.finish_trial(trial_id, &results)?;
+                summary.finished += 1;
+            }
+            Err(Error::Interrupted) => {
+                store.mark_interrupted(trial_id)?;
+                store.end_sweep(sweep_id, "interrupted")?;
+                return Err(Error::Interrupted);
+            }
+            Err(error) => {
+                let message = error.to_string();
+                trial_progress.line(&format!("FAILED: {message}"));
+                store.mark_failed(trial_id, &message)?;
+                summary.failed.push((trial.label.clone(), message));
+            }
+        }
+    }
+    store.end_sweep(sweep_id, if summary.failed.is_empty() { "done" } else { "failed" })?;
+    Ok(summary)
+}
