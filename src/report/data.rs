@@ -1,0 +1,473 @@
+//! What a report shows, derived from the results database alone: the trials, per-scheme
+//! aggregates over seeds, and latency / memory series.
+//!
+//! Only `done` trials enter aggregates and series; [`ReportData::trials`] keeps every trial so
+//! tables can list failed and pending ones with their status.
+use std::collections::BTreeMap;
+
+use super::stats::{mean, Summary};
+use crate::store::{status, Store, SweepRow, TrialRecord};
+use crate::Result;
+
+/// Metric keys the report reads (see the conventions in [`crate::report`]).
+pub mod keys {
+    /// Test-split accuracy, a fraction in [0, 1].
+    pub const TEST_ACCURACY: &str = "test_accuracy";
+    /// Test-split macro F1, a fraction in [0, 1].
+    pub const TEST_F1: &str = "test_f1";
+    /// Size of the exported artifact file in bytes.
+    pub const STORAGE_BYTES: &str = "storage_bytes";
+    /// Bits per quantized weight in the packed format (scales included).
+    pub const BITS_PER_QUANTIZED_WEIGHT: &str = "bits_per_quantized_weight";
+}
+
+/// Measurement kinds the report charts.
+pub mod kinds {
+    /// Forward-pass time in ms.
+    pub const LATENCY: &str = "latency";
+    /// Peak RSS of a fresh child process in bytes.
+    pub const MEMORY: &str = "memory";
+    /// Peak RSS above the process baseline before the forward, in bytes.
+    pub const MEMORY_DELTA: &str = "memory_delta";
+}
+
+/// The scheme every ratio and accuracy gap is relative to.
+pub const BASELINE_SCHEME: &str = "fp32";
+
+/// Everything a report needs, read from the store.
+#[derive(Debug, Clone)]
+pub struct ReportData {
+    /// Experiment name.
+    pub experiment: String,
+    /// Its description.
+    pub description: String,
+    /// The latest sweep (environment of the most recent run), if any.
+    pub sweep: Option<SweepRow>,
+    /// Every trial, any status, ordered by id.
+    pub trials: Vec<TrialRecord>,
+    /// Scheme names in order of first appearance among the trials (fixes chart colours).
+    pub schemes: Vec<String>,
+}
+
+/// One point of a series: the mean over seeds of the medians and p95s at one sequence length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesPoint {
+    /// Sequence length in tokens.
+    pub seq_len: i64,
+    /// Mean over seeds of the median.
+    pub median: f64,
+    /// Mean over seeds of the p95.
+    pub p95: f64,
+    /// Number of trials averaged.
+    pub n: usize,
+}
+
+/// A measurement curve of one scheme, kernel and batch size, averaged over seeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Quantization scheme.
+    pub scheme: String,
+    /// Kernel that ran.
+    pub kernel: String,
+    /// Batch size.
+    pub batch: i64,
+    /// Points by increasing sequence length.
+    pub points: Vec<SeriesPoint>,
+}
+
+/// One scheme's results aggregated over its done trials (seeds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemeSummary {
+    /// Quantization scheme.
+    pub scheme: String,
+    /// Number of done trials.
+    pub trials: usize,
+    /// Test accuracy over seeds (fraction).
+    pub accuracy: Option<Summary>,
+    /// Test F1 over seeds (fraction).
+    pub f1: Option<Summary>,
+    /// Mean artifact size in bytes.
+    pub storage_bytes: Option<f64>,
+    /// Mean artifact size relative to the fp32 mean.
+    pub storage_ratio: Option<f64>,
+    /// Mean bits per quantized weight.
+    pub bits_per_quantized_weight: Option<f64>,
+    /// Mean accuracy minus fp32 mean accuracy, in percentage points.
+    pub accuracy_gap_points: Option<f64>,
+    /// Latency kernels that ran, sorted.
+    pub kernels: Vec<String>,
+}
+
+impl ReportData {
+    /// Reads experiment `experiment`'s trials and latest sweep from `store`.
+    pub fn load(store: &Store, experiment: &str) -> Result<ReportData> {
+        let trials = store.trials(experiment)?;
+        let sweep = store.latest_sweep(experiment)?;
+        let description = store
+            .experiments()?
+            .into_iter()
+            .find(|e| e.name == experiment)
+            .map(|e| e.description)
+            .unwrap_or_default();
+        Ok(ReportData::new(experiment, &description, sweep, trials))
+    }
+
+    /// Builds report data from records already read.
+    pub fn new(
+        experiment: &str,
+        description: &str,
+        sweep: Option<SweepRow>,
+        trials: Vec<TrialRecord>,
+    ) -> ReportData {
+        let mut schemes: Vec<String> = Vec::new();
+        for trial in &trials {
+            let scheme = scheme_of(trial);
+            if !schemes.contains(&scheme) {
+                schemes.push(scheme);
+            }
+        }
+        ReportData {
+            experiment: experiment.to_string(),
+            description: description.to_string(),
+            sweep,
+            trials,
+            schemes,
+        }
+    }
+
+    /// The trials with status `done`.
+    pub fn done(&self) -> impl Iterator<Item = &TrialRecord> {
+        self.trials.iter().filter(|t| t.status == status::DONE)
+    }
+
+    /// Schemes with at least one done trial, in [`ReportData::schemes`] order.
+    pub fn done_schemes(&self) -> Vec<&str> {
+        self.schemes
+            .iter()
+            .filter(|s| self.done().any(|t| &scheme_of(t) == *s))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Position of `scheme` in [`ReportData::schemes`] (its colour index).
+    pub fn scheme_index(&self, scheme: &str) -> usize {
+        self.schemes
+            .iter()
+            .position(|s| s == scheme)
+            .unwrap_or(self.schemes.len())
+    }
+
+    /// Mean artifact size of the done fp32 trials, the denominator of every storage ratio.
+    pub fn baseline_storage_bytes(&self) -> Option<f64> {
+        let sizes: Vec<f64> = self
+            .done()
+            .filter(|t| scheme_of(t) == BASELINE_SCHEME)
+            .filter_map(storage_bytes)
+            .collect();
+        mean(&sizes).filter(|b| *b > 0.0)
+    }
+
+    /// The trial's artifact size relative to the fp32 mean.
+    pub fn storage_ratio(&self, trial: &TrialRecord) -> Option<f64> {
+        Some(storage_bytes(trial)? / self.baseline_storage_bytes()?)
+    }
+
+    /// Per-scheme aggregates over the done trials, in scheme order.
+    pub fn scheme_summaries(&self) -> Vec<SchemeSummary> {
+        let baseline_storage = self.baseline_storage_bytes();
+        let mut summaries: Vec<SchemeSummary> = self
+            .done_schemes()
+            .into_iter()
+            .map(|scheme| {
+                let trials: Vec<&TrialRecord> =
+                    self.done().filter(|t| scheme_of(t) == scheme).collect();
+                let final_values = |key: &str| -> Vec<f64> {
+                    trials.iter().filter_map(|t| t.final_metric(key)).collect()
+                };
+                let storage: Vec<f64> = trials.iter().filter_map(|t| storage_bytes(t)).collect();
+                let storage_bytes = mean(&storage);
+                let mut kernels: Vec<String> = trials
+                    .iter()
+                    .flat_map(|t| kernels_of(t, kinds::LATENCY))
+                    .collect();
+                kernels.sort();
+                kernels.dedup();
+                SchemeSummary {
+                    scheme: scheme.to_string(),
+                    trials: trials.len(),
+                    accuracy: Summary::of(&final_values(keys::TEST_ACCURACY)),
+                    f1: Summary::of(&final_values(keys::TEST_F1)),
+                    storage_bytes,
+                    storage_ratio: storage_bytes.zip(baseline_storage).map(|(s, b)| s / b),
+                    bits_per_quantized_weight: mean(&final_values(keys::BITS_PER_QUANTIZED_WEIGHT)),
+                    accuracy_gap_points: None,
+                    kernels,
+                }
+            })
+            .collect();
+        let baseline_accuracy = summaries
+            .iter()
+            .find(|s| s.scheme == BASELINE_SCHEME)
+            .and_then(|s| s.accuracy)
+            .map(|a| a.mean);
+        for summary in &mut summaries {
+            summary.accuracy_gap_points = summary
+                .accuracy
+                .zip(baseline_accuracy)
+                .map(|(a, base)| (a.mean - base) * 100.0);
+        }
+        summaries
+    }
+
+    /// Measurements of `kind` from done trials, averaged over seeds per scheme, kernel and batch.
+    pub fn series(&self, kind: &str) -> Vec<Series> {
+        type Key = (usize, String, i64);
+        let mut groups: BTreeMap<Key, BTreeMap<i64, Vec<(f64, f64)>>> = BTreeMap::new();
+        for trial in self.done() {
+            let scheme_index = self.scheme_index(&scheme_of(trial));
+            for m in trial.measurements.iter().filter(|m| m.kind == kind) {
+                groups
+                    .entry((scheme_index, m.kernel.clone(), m.batch))
+                    .or_default()
+                    .entry(m.seq_len)
+                    .or_default()
+                    .push((m.median, m.p95));
+            }
+        }
+        groups
+            .into_iter()
+            .map(|((scheme_index, kernel, batch), by_len)| Series {
+                scheme: self.schemes.get(scheme_index).cloned().unwrap_or_default(),
+                kernel,
+                batch,
+                points: by_len
+                    .into_iter()
+                    .map(|(seq_len, values)| {
+                        let n = values.len();
+                        let median = values.iter().map(|v| v.0).sum::<f64>() / n as f64;
+                        let p95 = values.iter().map(|v| v.1).sum::<f64>() / n as f64;
+                        SeriesPoint {
+                            seq_len,
+                            median,
+                            p95,
+                            n,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Sequence lengths measured for `kind` in any trial, sorted.
+    pub fn seq_lens(&self, kind: &str) -> Vec<i64> {
+        let mut lens: Vec<i64> = self
+            .trials
+            .iter()
+            .flat_map(|t| &t.measurements)
+            .filter(|m| m.kind == kind)
+            .map(|m| m.seq_len)
+            .collect();
+        lens.sort_unstable();
+        lens.dedup();
+        lens
+    }
+
+    /// The batch size of the per-trial latency columns: 1 if measured, else the smallest.
+    pub fn table_batch(&self) -> Option<i64> {
+        let batches = self
+            .trials
+            .iter()
+            .flat_map(|t| &t.measurements)
+            .filter(|m| m.kind == kinds::LATENCY)
+            .map(|m| m.batch);
+        let smallest = batches.clone().min();
+        if batches.clone().any(|b| b == 1) {
+            Some(1)
+        } else {
+            smallest
+        }
+    }
+}
+
+/// The trial's quantization scheme (`config.quant.scheme`), or `unknown`.
+pub fn scheme_of(trial: &TrialRecord) -> String {
+    trial.config["quant"]["scheme"]
+        .as_str()
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+/// The trial's seed (`config.seed`) as text, or empty.
+pub fn seed_of(trial: &TrialRecord) -> String {
+    match &trial.config["seed"] {
+        serde_json::Value::Null => String::new(),
+        value => value.to_string(),
+    }
+}
+
+/// The trial's artifact size: the `storage_bytes` metric, else the recorded artifact's bytes.
+pub fn storage_bytes(trial: &TrialRecord) -> Option<f64> {
+    trial
+        .final_metric(keys::STORAGE_BYTES)
+        .or(trial.artifact.as_ref().map(|a| a.bytes as f64))
+}
+
+/// Distinct kernels of the trial's `kind` measurements, in order of appearance.
+pub fn kernels_of(trial: &TrialRecord, kind: &str) -> Vec<String> {
+    let mut kernels: Vec<String> = Vec::new();
+    for m in trial.measurements.iter().filter(|m| m.kind == kind) {
+        if !kernels.contains(&m.kernel) {
+            kernels.push(m.kernel.clone());
+        }
+    }
+    kernels
+}
+
+/// The median of the trial's `kind` measurement at `seq_len` and `batch`, if recorded.
+pub fn measurement_at(
+    trial: &TrialRecord,
+    kind: &str,
+    seq_len: i64,
+    batch: Option<i64>,
+) -> Option<f64> {
+    trial
+        .measurements
+        .iter()
+        .find(|m| m.kind == kind && m.seq_len == seq_len && batch.is_none_or(|b| m.batch == b))
+        .map(|m| m.median)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::store::{ArtifactRecord, Measurement, Metric};
+
+    /// A synthetic trial record (no database) for report tests.
+    pub(crate) fn trial(
+        id: i64,
+        scheme: &str,
+        seed: u64,
+        status: &str,
+        accuracy: f64,
+        bytes: i64,
+    ) -> TrialRecord {
+        let kernel = if scheme == "fp32" {
+            "libtorch-fp32"
+        } else {
+            "libtorch-fp32 (dequantized)"
+        };
+        let latency = |seq_len: i64, batch: i64, median: f64| Measurement {
+            kind: "latency".into(),
+            kernel: kernel.into(),
+            seq_len,
+            batch,
+            median,
+            p95: median * 1.2,
+            repeats: 10,
+            unit: "ms".into(),
+        };
+        TrialRecord {
+            id,
+            hash: format!("h{id}"),
+            label: format!("scheme={scheme} seed={seed}"),
+            status: status.into(),
+            error: None,
+            config: serde_json::json!({"seed": seed, "quant": {"scheme": scheme, "group_size": 32}}),
+            started_at: None,
+            finished_at: None,
+            duration_s: Some(1.0),
+            metrics: vec![
+                Metric {
+                    key: "test_accuracy".into(),
+                    step: None,
+                    value: accuracy,
+                },
+                Metric {
+                    key: "bits_per_quantized_weight".into(),
+                    step: None,
+                    value: 2.0,
+                },
+            ],
+            measurements: vec![
+                latency(32, 1, 1.0 + seed as f64),
+                latency(64, 1, 2.0),
+                latency(32, 4, 3.0),
+            ],
+            artifact: Some(ArtifactRecord {
+                path: "a".into(),
+                bytes,
+                sha256: String::new(),
+            }),
+        }
+    }
+
+    fn data() -> ReportData {
+        let trials = vec![
+            trial(1, "fp32", 0, "done", 0.80, 1000),
+            trial(2, "fp32", 1, "done", 0.90, 1000),
+            trial(3, "ternary", 0, "done", 0.70, 250),
+            trial(4, "ternary", 1, "failed", 0.0, 999),
+            trial(5, "int8", 0, "pending", 0.0, 0),
+        ];
+        ReportData::new("tiny", "", None, trials)
+    }
+
+    #[test]
+    fn schemes_keep_first_appearance_order_and_done_filters() {
+        let data = data();
+        assert_eq!(data.schemes, ["fp32", "ternary", "int8"]);
+        assert_eq!(data.done_schemes(), ["fp32", "ternary"]);
+        assert_eq!(data.done().count(), 3);
+    }
+
+    #[test]
+    fn summaries_aggregate_done_trials_over_seeds() {
+        let summaries = data().scheme_summaries();
+        assert_eq!(summaries.len(), 2);
+        let fp32 = &summaries[0];
+        assert_eq!(fp32.trials, 2);
+        assert!((fp32.accuracy.unwrap().mean - 0.85).abs() < 1e-12);
+        assert_eq!(fp32.storage_ratio, Some(1.0));
+        assert_eq!(fp32.accuracy_gap_points, Some(0.0));
+        let ternary = &summaries[1];
+        assert_eq!(ternary.trials, 1, "the failed seed is left out");
+        assert_eq!(ternary.storage_ratio, Some(0.25));
+        assert!((ternary.accuracy_gap_points.unwrap() + 15.0).abs() < 1e-9);
+        assert_eq!(ternary.kernels, ["libtorch-fp32 (dequantized)"]);
+    }
+
+    #[test]
+    fn series_average_over_seeds_per_batch() {
+        let series = data().series("latency");
+        let fp32_b1 = series
+            .iter()
+            .find(|s| s.scheme == "fp32" && s.batch == 1)
+            .unwrap();
+        assert_eq!(fp32_b1.points.len(), 2);
+        assert_eq!(
+            (
+                fp32_b1.points[0].seq_len,
+                fp32_b1.points[0].median,
+                fp32_b1.points[0].n
+            ),
+            (32, 1.5, 2)
+        );
+        assert!((fp32_b1.points[0].p95 - 1.8).abs() < 1e-12);
+        assert_eq!(series.len(), 4, "fp32 and ternary, batches 1 and 4");
+    }
+
+    #[test]
+    fn lookups() {
+        let data = data();
+        assert_eq!(data.seq_lens("latency"), [32, 64]);
+        assert_eq!(data.table_batch(), Some(1));
+        let t = &data.trials[2];
+        assert_eq!(
+            (scheme_of(t), seed_of(t)),
+            ("ternary".to_string(), "0".to_string())
+        );
+        assert_eq!(data.storage_ratio(t), Some(0.25));
+        assert_eq!(measurement_at(t, "latency", 32, Some(4)), Some(3.0));
+        assert_eq!(measurement_at(t, "memory", 32, None), None);
+    }
+}

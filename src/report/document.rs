@@ -1,0 +1,172 @@
+//! The content of a report, independent of its format: headed sections of paragraphs, bullet
+//! points, chart images and tables. [`super::markdown`] and [`super::html`] render the same
+//! [`Document`], so `report.md` and `index.html` always say the same thing.
+use super::chart::RenderedChart;
+use super::data::{ReportData, BASELINE_SCHEME};
+use super::notes::kernel_notes;
+use super::tables::{environment_table, scheme_table, trial_table, Table};
+use crate::store::status;
+
+/// A chart image in a section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Caption / alt text.
+    pub title: String,
+    /// File name relative to the report directory (the SVG).
+    pub file: String,
+}
+
+/// A headed part of the report; renderers show its parts in field order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Section {
+    /// Heading.
+    pub heading: String,
+    /// Plain-text paragraphs.
+    pub paragraphs: Vec<String>,
+    /// Plain-text bullet points.
+    pub bullets: Vec<String>,
+    /// Chart images.
+    pub images: Vec<Image>,
+    /// A table, if any.
+    pub table: Option<Table>,
+}
+
+/// A whole report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// Title (names the experiment).
+    pub title: String,
+    /// Sections in reading order.
+    pub sections: Vec<Section>,
+}
+
+/// Builds the report of `data` with `charts` (already rendered into the report directory).
+pub fn build(data: &ReportData, charts: &[RenderedChart]) -> Document {
+    let mut intro = Vec::new();
+    if !data.description.trim().is_empty() {
+        intro.push(data.description.trim().to_string());
+    }
+    intro.push(format!(
+        "{} trials recorded: {}. Every figure and table below is computed from the results \
+         database; charts and aggregates use done trials only, averaged over seeds.",
+        data.trials.len(),
+        status_counts(data)
+    ));
+
+    let environment = environment_table(data);
+    let environment_section = if environment.rows.is_empty() {
+        Section {
+            heading: "Environment".into(),
+            paragraphs: vec!["No sweep was recorded for this experiment.".into()],
+            ..Section::default()
+        }
+    } else {
+        Section {
+            heading: "Environment (latest sweep)".into(),
+            table: Some(environment),
+            ..Section::default()
+        }
+    };
+
+    let mut latency_notes = vec![format!(
+        "Latency of fake-quantized (dequantized) schemes is {BASELINE_SCHEME} latency whenever the \
+         kernel says so; which kernel ran is recorded with every measurement:"
+    )];
+    let notes = kernel_notes(data);
+    if notes.is_empty() {
+        latency_notes = vec!["No quantized scheme has latency measurements to compare.".into()];
+    }
+
+    let batch = data
+        .table_batch()
+        .map(|b| format!(" at batch {b}"))
+        .unwrap_or_default();
+    Document {
+        title: format!("bitlab report: {}", data.experiment),
+        sections: vec![
+            Section { heading: "Overview".into(), paragraphs: intro, ..Section::default() },
+            environment_section,
+            Section {
+                heading: "Charts".into(),
+                paragraphs: vec![
+                    "Latency and memory: markers are medians (mean over seeds), whiskers reach the \
+                     p95. Memory is the peak RSS of a fresh process per point."
+                        .into(),
+                ],
+                images: charts.iter().map(|c| Image { title: c.title.clone(), file: format!("{}.svg", c.name) }).collect(),
+                ..Section::default()
+            },
+            Section { heading: "Which kernel was timed".into(), paragraphs: latency_notes, bullets: notes, ..Section::default() },
+            Section {
+                heading: "Per-scheme summary".into(),
+                paragraphs: vec![format!(
+                    "Mean ± sample standard deviation over seeds; gap to {BASELINE_SCHEME} in \
+                     percentage points; storage ratio = mean artifact bytes / mean {BASELINE_SCHEME} \
+                     artifact bytes."
+                )],
+                table: Some(scheme_table(data)),
+                ..Section::default()
+            },
+            Section {
+                heading: "Trials".into(),
+                paragraphs: vec![format!(
+                    "Every trial with its status. Latency in ms{batch} (median of the repeats); \
+                     peak memory per input length."
+                )],
+                table: Some(trial_table(data)),
+                ..Section::default()
+            },
+        ],
+    }
+}
+
+/// `3 done, 1 failed`-style counts in a fixed status order.
+fn status_counts(data: &ReportData) -> String {
+    let counts: Vec<String> = [
+        status::DONE,
+        status::RUNNING,
+        status::PENDING,
+        status::FAILED,
+        status::INTERRUPTED,
+    ]
+    .into_iter()
+    .filter_map(|s| {
+        let n = data.trials.iter().filter(|t| t.status == s).count();
+        (n > 0).then(|| format!("{n} {s}"))
+    })
+    .collect();
+    if counts.is_empty() {
+        "none".into()
+    } else {
+        counts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::data::tests::trial;
+
+    #[test]
+    fn document_states_counts_kernels_and_tables() {
+        let data = ReportData::new(
+            "tiny",
+            "A test.",
+            None,
+            vec![
+                trial(1, "fp32", 0, "done", 0.8, 100),
+                trial(2, "int8", 0, "done", 0.8, 50),
+                trial(3, "int8", 1, "failed", 0.0, 0),
+            ],
+        );
+        let doc = build(&data, &[]);
+        assert_eq!(doc.title, "bitlab report: tiny");
+        assert!(doc.sections[0].paragraphs[0] == "A test.");
+        assert!(doc.sections[0].paragraphs[1].starts_with("3 trials recorded: 2 done, 1 failed."));
+        assert!(doc.sections[1].paragraphs[0].contains("No sweep"));
+        let kernels = &doc.sections[3];
+        assert!(kernels.paragraphs[0].contains("is fp32 latency whenever the kernel says so"));
+        assert_eq!(kernels.bullets.len(), 1);
+        assert_eq!(doc.sections[5].table.as_ref().unwrap().rows.len(), 3);
+    }
+}

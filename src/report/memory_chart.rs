@@ -1,0 +1,143 @@
+//! Peak memory vs input length: one line per scheme (and kernel, batch), mean over seeds.
+//!
+//! The top panel is the peak RSS of a fresh child process per point (`memory`: ru_maxrss is a
+//! process-lifetime maximum, so each point needs its own process); the bottom panel, when
+//! recorded, is the growth above the process baseline before the forward (`memory_delta`).
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::chart::{scheme_color, Chart};
+use super::data::{kinds, ReportData};
+use super::format::byte_unit;
+use super::line_panel::{LinePanel, PanelLine};
+use crate::Result;
+
+/// Height in pixels of one panel.
+const PANEL_HEIGHT: u32 = 460;
+
+/// The memory chart (`memory.svg`, `memory.png`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemoryChart;
+
+impl MemoryChart {
+    /// One panel per recorded memory kind: peak RSS, then growth above baseline.
+    pub fn panels(data: &ReportData) -> Vec<LinePanel> {
+        [
+            (kinds::MEMORY, "peak RSS of a fresh process"),
+            (
+                kinds::MEMORY_DELTA,
+                "peak RSS above the pre-forward baseline",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(kind, what)| {
+            let series = data.series(kind);
+            let max = series
+                .iter()
+                .flat_map(|s| &s.points)
+                .map(|p| p.p95.max(p.median))
+                .fold(0.0, f64::max);
+            if series.is_empty() {
+                return None;
+            }
+            let (scale, unit) = byte_unit(max);
+            Some(LinePanel {
+                caption: format!("{what} (markers: median over seeds, whiskers: p95)"),
+                y_desc: format!("{what} ({unit})"),
+                lines: series
+                    .iter()
+                    .map(|s| PanelLine {
+                        label: format!("{} — batch {}, kernel: {}", s.scheme, s.batch, s.kernel),
+                        color: scheme_color(data.scheme_index(&s.scheme)),
+                        points: s
+                            .points
+                            .iter()
+                            .map(|p| (p.seq_len as f64, p.median / scale, p.p95 / scale))
+                            .collect(),
+                    })
+                    .collect(),
+            })
+        })
+        .collect()
+    }
+}
+
+impl Chart for MemoryChart {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    fn title(&self) -> String {
+        "Peak memory vs input length".into()
+    }
+
+    fn size(&self, data: &ReportData) -> (u32, u32) {
+        let panels = Self::panels(data).len().max(1) as u32;
+        (1000, 60 + PANEL_HEIGHT * panels)
+    }
+
+    fn missing(&self, data: &ReportData) -> Option<String> {
+        Self::panels(data)
+            .is_empty()
+            .then(|| "no done trial has memory measurements".into())
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        data: &ReportData,
+        area: &DrawingArea<DB, Shift>,
+    ) -> Result<()> {
+        let panels = Self::panels(data);
+        for (panel, cell) in panels.iter().zip(area.split_evenly((panels.len(), 1))) {
+            panel.draw(&cell)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::data::tests::trial;
+    use crate::store::Measurement;
+
+    fn memory(kind: &str, seq_len: i64, bytes: f64) -> Measurement {
+        Measurement {
+            kind: kind.into(),
+            kernel: "libtorch-fp32".into(),
+            seq_len,
+            batch: 1,
+            median: bytes,
+            p95: bytes,
+            repeats: 1,
+            unit: "bytes".into(),
+        }
+    }
+
+    #[test]
+    fn panels_per_kind_in_binary_units() {
+        let mut t = trial(1, "fp32", 0, "done", 0.8, 100);
+        t.measurements = vec![
+            memory("memory", 32, 100.0 * 1_048_576.0),
+            memory("memory", 64, 120.0 * 1_048_576.0),
+        ];
+        let data = ReportData::new("e", "", None, vec![t.clone()]);
+        let panels = MemoryChart::panels(&data);
+        assert_eq!(panels.len(), 1);
+        assert!(panels[0].y_desc.ends_with("(MiB)"));
+        assert_eq!(
+            panels[0].lines[0].points,
+            [(32.0, 100.0, 100.0), (64.0, 120.0, 120.0)]
+        );
+
+        t.measurements.push(memory("memory_delta", 32, 2048.0));
+        let data = ReportData::new("e", "", None, vec![t]);
+        assert_eq!(MemoryChart::panels(&data).len(), 2);
+    }
+
+    #[test]
+    fn no_memory_measurements_is_reported() {
+        let data = ReportData::new("e", "", None, vec![trial(1, "fp32", 0, "done", 0.8, 100)]);
+        assert!(MemoryChart.missing(&data).is_some());
+    }
+}
