@@ -17,8 +17,13 @@ fn libtorch_version(libtorch: &Path) -> Option<String> {
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
+    // sqlx::migrate! embeds migrations/ at compile time; rebuild when one is added.
+    println!("cargo:rerun-if-changed=migrations");
     let libtorch = std::env::var_os("LIBTORCH").map(PathBuf::from);
-    let version = libtorch.as_deref().and_then(libtorch_version).unwrap_or_else(|| "unknown".into());
+    let version = libtorch
+        .as_deref()
+        .and_then(libtorch_version)
+        .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=BITLAB_LIBTORCH_VERSION={version}");
     let Some(libtorch) = libtorch else {
         return;

@@ -35,7 +35,9 @@ pub enum Error {
         fix: String,
     },
     /// A downloaded or cached file does not have the expected sha256.
-    #[error("checksum mismatch for {path}: expected sha256 {expected}, found {actual}\n  fix: {fix}")]
+    #[error(
+        "checksum mismatch for {path}: expected sha256 {expected}, found {actual}\n  fix: {fix}"
+    )]
     Checksum {
         /// The file checked.
         path: PathBuf,
@@ -111,6 +113,12 @@ pub enum Error {
         /// The loss value.
         loss: f64,
     },
+    /// libtorch threw (tch panicked) while running a trial.
+    #[error("libtorch raised an exception: {message}\n  fix: check the trial's configuration (shapes, kernel options); the other trials go on")]
+    TrialPanicked {
+        /// The exception's message.
+        message: String,
+    },
     /// A measurement could not be taken.
     #[error("measurement `{what}` failed: {message}")]
     Measure {
@@ -126,7 +134,9 @@ pub enum Error {
         message: String,
     },
     /// The user pressed Ctrl-C; recorded results are kept and the interrupted trial is marked so.
-    #[error("interrupted by Ctrl-C; finished trials are saved, run the same command again to resume")]
+    #[error(
+        "interrupted by Ctrl-C; finished trials are saved, run the same command again to resume"
+    )]
     Interrupted,
     /// A value given on the command line or by the caller is invalid.
     #[error("{0}")]
@@ -136,16 +146,25 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Wraps a tch error with what bitlab was doing.
     pub fn torch(context: impl Into<String>, source: tch::TchError) -> Self {
-        Error::Torch { context: context.into(), source }
+        Error::Torch {
+            context: context.into(),
+            source,
+        }
     }
 
     /// Wraps an sqlx error with what bitlab was doing.
     pub fn store(context: impl Into<String>, source: sqlx::Error) -> Self {
-        Error::Store { context: context.into(), source }
+        Error::Store {
+            context: context.into(),
+            source,
+        }
     }
 }

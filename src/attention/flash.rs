@@ -9,14 +9,13 @@ use tch::Tensor;
 /// Runs the device's memory-efficient attention kernel with an additive padding mask.
 pub(super) fn attend(input: &AttentionInput) -> Tensor {
     let mask = additive_key_mask(input.key_mask, input.q.kind());
-    let dropout = if input.train { input.dropout } else { 0.0 };
     if input.q.device().is_cuda() {
         return Tensor::scaled_dot_product_attention(
             input.q,
             input.k,
             input.v,
             Some(&mask),
-            dropout,
+            0.0,
             false,
             None,
             false,
@@ -26,7 +25,7 @@ pub(super) fn attend(input: &AttentionInput) -> Tensor {
         input.q,
         input.k,
         input.v,
-        dropout,
+        0.0,
         false,
         Some(&mask),
         None,

@@ -6,13 +6,12 @@ use tch::Tensor;
 /// Calls `aten::_scaled_dot_product_attention_math` with an additive padding mask.
 pub(super) fn attend(input: &AttentionInput) -> Tensor {
     let mask = additive_key_mask(input.key_mask, input.q.kind());
-    let dropout = if input.train { input.dropout } else { 0.0 };
     let (out, _) = Tensor::internal_scaled_dot_product_attention_math(
         input.q,
         input.k,
         input.v,
         Some(&mask),
-        dropout,
+        0.0,
         false,
         None::<&Tensor>,
         None,

@@ -11,7 +11,10 @@ mod flash;
 mod math;
 mod naive;
 
-/// Inputs of one attention call. `q`, `k`, `v` are `[batch, heads, len, head_dim]`;
+/// Inputs of one attention call. There is no attention-probability dropout (libtorch's CPU
+/// flash kernel has none), so every kernel computes the same function; models apply dropout
+/// on the residual branches instead.
+/// `q`, `k`, `v` are `[batch, heads, len, head_dim]`;
 /// `key_mask` is `[batch, len]` with 1 for tokens and 0 for padding.
 pub struct AttentionInput<'a> {
     /// Queries.
@@ -22,10 +25,6 @@ pub struct AttentionInput<'a> {
     pub v: &'a Tensor,
     /// Key padding mask (1 = attend, 0 = padding).
     pub key_mask: &'a Tensor,
-    /// Attention dropout probability (applied only when training).
-    pub dropout: f64,
-    /// Training mode (enables dropout).
-    pub train: bool,
 }
 
 impl AttentionKind {
@@ -74,7 +73,12 @@ mod tests {
     #[test]
     fn kernels_agree_with_padding() {
         let (q, k, v, mask) = inputs(0);
-        let input = AttentionInput { q: &q, k: &k, v: &v, key_mask: &mask, dropout: 0.0, train: false };
+        let input = AttentionInput {
+            q: &q,
+            k: &k,
+            v: &v,
+            key_mask: &mask,
+        };
         let reference = AttentionKind::Naive.attend(&input);
         for kind in [AttentionKind::Math, AttentionKind::Flash] {
             let out = kind.attend(&input);
@@ -86,7 +90,12 @@ mod tests {
     #[test]
     fn padding_keys_are_ignored() {
         let (q, k, v, mask) = inputs(1);
-        let input = AttentionInput { q: &q, k: &k, v: &v, key_mask: &mask, dropout: 0.0, train: false };
+        let input = AttentionInput {
+            q: &q,
+            k: &k,
+            v: &v,
+            key_mask: &mask,
+        };
         let out = AttentionKind::Flash.attend(&input);
         // Changing the values at padded positions must not change any output.
         let v2 = v.copy();
@@ -100,10 +109,22 @@ mod tests {
     fn gradients_agree() {
         let (q, k, v, mask) = inputs(2);
         let mut grads = vec![];
-        for kind in [AttentionKind::Naive, AttentionKind::Math, AttentionKind::Flash] {
+        for kind in [
+            AttentionKind::Naive,
+            AttentionKind::Math,
+            AttentionKind::Flash,
+        ] {
             let q = q.copy().set_requires_grad(true);
-            let input = AttentionInput { q: &q, k: &k, v: &v, key_mask: &mask, dropout: 0.0, train: true };
-            kind.attend(&input).pow_tensor_scalar(2).sum(Kind::Float).backward();
+            let input = AttentionInput {
+                q: &q,
+                k: &k,
+                v: &v,
+                key_mask: &mask,
+            };
+            kind.attend(&input)
+                .pow_tensor_scalar(2)
+                .sum(Kind::Float)
+                .backward();
             grads.push(q.grad());
         }
         for g in &grads[1..] {

@@ -10,6 +10,5 @@ pub(super) fn attend(input: &AttentionInput) -> Tensor {
     let mask = additive_key_mask(input.key_mask, scores.kind());
     let scores = scores + mask;
     let probs = scores.softmax(-1, scores.kind());
-    let probs = probs.dropout(input.dropout, input.train);
     probs.matmul(input.v)
 }

@@ -4,7 +4,10 @@ use std::process::Command;
 
 fn git(args: &[&str]) -> Option<String> {
     let output = Command::new("git").args(args).output().ok()?;
-    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 fn cpu_model() -> String {
@@ -35,7 +38,8 @@ pub fn capture_environment(device: tch::Device, threads: usize) -> Environment {
     };
     Environment {
         git_commit: git(&["rev-parse", "HEAD"]),
-        git_dirty: git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty()),
+        git_dirty: git(&["status", "--porcelain", "--untracked-files=no"])
+            .is_some_and(|s| !s.is_empty()),
         bitlab_version: env!("CARGO_PKG_VERSION").to_string(),
         libtorch_version: env!("BITLAB_LIBTORCH_VERSION").to_string(),
         cpu_model: cpu_model(),

@@ -38,7 +38,12 @@ pub fn measure_latency(
     repeats: usize,
     device: Device,
 ) -> LatencyPoint {
-    let ids = Tensor::randint_low(1, vocab_size as i64, [batch as i64, seq_len as i64], (Kind::Int64, device));
+    let ids = Tensor::randint_low(
+        1,
+        vocab_size as i64,
+        [batch as i64, seq_len as i64],
+        (Kind::Int64, device),
+    );
     let mask = Tensor::ones([batch as i64, seq_len as i64], (Kind::Int64, device));
     let run = || {
         let logits = model.forward(&ids, &mask, QuantMode::WeightsOnGrid, false);
@@ -57,5 +62,8 @@ pub fn measure_latency(
             })
             .collect()
     });
-    LatencyPoint { median_ms: median(&times), p95_ms: percentile(&times, 0.95) }
+    LatencyPoint {
+        median_ms: median(&times),
+        p95_ms: percentile(&times, 0.95),
+    }
 }

@@ -49,17 +49,33 @@ impl Block {
         mode: QuantMode,
         train: bool,
     ) -> Tensor {
-        let (b, l, d) = x.size3().expect("block input must be [batch, len, d_model]");
+        let (b, l, d) = x
+            .size3()
+            .expect("block input must be [batch, len, d_model]");
         let head_dim = d / self.heads;
         let qkv = self.qkv.forward(&self.attn_norm.forward(x), mode);
-        let qkv = qkv.view([b, l, 3, self.heads, head_dim]).permute([2, 0, 3, 1, 4]);
+        let qkv = qkv
+            .view([b, l, 3, self.heads, head_dim])
+            .permute([2, 0, 3, 1, 4]);
         let (q, k, v) = (qkv.get(0), qkv.get(1), qkv.get(2));
-        let input = AttentionInput { q: &q, k: &k, v: &v, key_mask: mask, dropout: self.dropout, train };
+        let input = AttentionInput {
+            q: &q,
+            k: &k,
+            v: &v,
+            key_mask: mask,
+        };
         let attended = attention.attend(&input).transpose(1, 2).reshape([b, l, d]);
-        let attn = self.attn_out.forward(&self.attn_out_norm.forward(&attended), mode);
+        let attn = self
+            .attn_out
+            .forward(&self.attn_out_norm.forward(&attended), mode);
         let x = x + attn.dropout(self.dropout, train);
-        let hidden = self.ffn_up.forward(&self.ffn_norm.forward(&x), mode).gelu("none");
-        let ffn = self.ffn_down.forward(&self.ffn_down_norm.forward(&hidden), mode);
+        let hidden = self
+            .ffn_up
+            .forward(&self.ffn_norm.forward(&x), mode)
+            .gelu("none");
+        let ffn = self
+            .ffn_down
+            .forward(&self.ffn_down_norm.forward(&hidden), mode);
         x + ffn.dropout(self.dropout, train)
     }
 

@@ -35,14 +35,37 @@ const BLOCKS: &str = "blocks";
 
 impl Classifier {
     /// Builds the model under `vs`, quantizing every block linear layer with `quantizer`.
-    pub fn new(vs: &nn::Path, cfg: &ModelConfig, dims: ModelDims, quantizer: Arc<dyn Quantizer>) -> Self {
+    pub fn new(
+        vs: &nn::Path,
+        cfg: &ModelConfig,
+        dims: ModelDims,
+        quantizer: Arc<dyn Quantizer>,
+    ) -> Self {
         let d = cfg.d_model as i64;
-        let embedding = nn::EmbeddingConfig { ws_init: nn::Init::Randn { mean: 0.0, stdev: 0.02 }, ..Default::default() };
+        let embedding = nn::EmbeddingConfig {
+            ws_init: nn::Init::Randn {
+                mean: 0.0,
+                stdev: 0.02,
+            },
+            ..Default::default()
+        };
         let blocks_path = vs / BLOCKS;
         Self {
-            token_embedding: nn::embedding(vs / "token_embedding", dims.vocab_size as i64, d, embedding),
-            position_embedding: nn::embedding(vs / "position_embedding", cfg.max_positions as i64, d, embedding),
-            blocks: (0..cfg.layers).map(|i| Block::new(&(&blocks_path / i), cfg, &quantizer)).collect(),
+            token_embedding: nn::embedding(
+                vs / "token_embedding",
+                dims.vocab_size as i64,
+                d,
+                embedding,
+            ),
+            position_embedding: nn::embedding(
+                vs / "position_embedding",
+                cfg.max_positions as i64,
+                d,
+                embedding,
+            ),
+            blocks: (0..cfg.layers)
+                .map(|i| Block::new(&(&blocks_path / i), cfg, &quantizer))
+                .collect(),
             final_norm: RmsNorm::new(&(vs / "final_norm"), cfg.d_model),
             head: nn::linear(vs / "head", d, dims.num_labels as i64, Default::default()),
             attention: cfg.attention,
@@ -54,7 +77,8 @@ impl Classifier {
     pub fn forward(&self, ids: &Tensor, mask: &Tensor, mode: QuantMode, train: bool) -> Tensor {
         let len = ids.size()[1];
         let positions = Tensor::arange(len, (Kind::Int64, ids.device()));
-        let mut x = ids.apply(&self.token_embedding) + positions.apply(&self.position_embedding).unsqueeze(0);
+        let mut x = ids.apply(&self.token_embedding)
+            + positions.apply(&self.position_embedding).unsqueeze(0);
         x = x.dropout(self.cfg.dropout, train);
         for block in &self.blocks {
             x = block.forward(&x, mask, self.attention, mode, train);
@@ -64,7 +88,8 @@ impl Classifier {
             Pooling::Cls => x.select(1, 0),
             Pooling::Mean => {
                 let m = mask.to_kind(x.kind()).unsqueeze(-1);
-                (&x * &m).sum_dim_intlist(1, false, x.kind()) / m.sum_dim_intlist(1, false, x.kind()).clamp_min(1.0)
+                (&x * &m).sum_dim_intlist(1, false, x.kind())
+                    / m.sum_dim_intlist(1, false, x.kind()).clamp_min(1.0)
             }
         };
         pooled.apply(&self.head)

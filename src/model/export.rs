@@ -1,6 +1,7 @@
 //! Export of a trained classifier to its packed artifact (the storage figure) and loading it
 //! back for inference. Quantized block weights are packed by the trial's quantizer; embeddings,
-//! norms and the head are stored in fp32, as BitNet b1.58 keeps them in high precision.
+//! norms and the head stay in high precision, as in BitNet b1.58: the scheme's
+//! [`Quantizer::high_precision_storage`] (fp32 for the fp32 baseline, 16-bit otherwise).
 use super::{Classifier, ModelDims};
 use crate::artifact::{Artifact, ArtifactSummary, ArtifactTensor};
 use crate::experiment::{QuantConfig, TrialConfig};
@@ -46,10 +47,6 @@ pub struct LoadedModel {
     pub quantizer: Arc<dyn Quantizer>,
 }
 
-fn fp32_quantizer(group_size: usize) -> Result<Arc<dyn Quantizer>> {
-    registry::resolve(&QuantConfig { scheme: "fp32".into(), group_size })
-}
-
 /// Packs every variable of `vs` and writes the artifact to `path`.
 pub fn export_artifact(
     vs: &nn::VarStore,
@@ -57,7 +54,10 @@ pub fn export_artifact(
     config: &ArtifactConfig,
     path: &Path,
 ) -> Result<ExportSummary> {
-    let fp32 = fp32_quantizer(config.trial.quant.group_size)?;
+    let high_precision = registry::resolve(&QuantConfig {
+        scheme: quantizer.high_precision_storage().to_string(),
+        group_size: config.trial.quant.group_size,
+    })?;
     let mut variables: Vec<_> = vs.variables().into_iter().collect();
     variables.sort_by(|a, b| a.0.cmp(&b.0));
     let mut tensors = Vec::with_capacity(variables.len());
@@ -70,7 +70,7 @@ pub fn export_artifact(
             quantized_weights += tensor.numel() as u64;
             packed
         } else {
-            fp32.pack(&tensor)?
+            high_precision.pack(&tensor)?
         };
         tensors.push(ArtifactTensor { packed, name });
     }
@@ -84,24 +84,39 @@ pub fn export_artifact(
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let file = artifact.write(path)?;
-    Ok(ExportSummary { file, quantized_bytes, quantized_weights })
+    Ok(ExportSummary {
+        file,
+        quantized_bytes,
+        quantized_weights,
+    })
 }
 
 /// Reads an artifact and rebuilds its classifier on `device`, weights unpacked onto the grid.
 pub fn load_artifact(path: &Path, device: Device) -> Result<LoadedModel> {
     let artifact = Artifact::read(path)?;
-    let bad = |message: String| Error::Artifact { path: path.to_path_buf(), message };
+    let bad = |message: String| Error::Artifact {
+        path: path.to_path_buf(),
+        message,
+    };
     let config: ArtifactConfig = serde_json::from_str(&artifact.config_json)
         .map_err(|e| bad(format!("header configuration is not readable by this bitlab ({e}); re-run the trial to re-export")))?;
     let quantizer = registry::resolve(&config.trial.quant)?;
     let mut vs = nn::VarStore::new(device);
-    let model = Classifier::new(&vs.root(), &config.trial.model, config.dims, quantizer.clone());
+    let model = Classifier::new(
+        &vs.root(),
+        &config.trial.model,
+        config.dims,
+        quantizer.clone(),
+    );
     vs.freeze();
     let mut variables = vs.variables();
     for tensor in &artifact.tensors {
-        let mut target = variables
-            .remove(&tensor.name)
-            .ok_or_else(|| bad(format!("tensor `{}` does not belong to this model", tensor.name)))?;
+        let mut target = variables.remove(&tensor.name).ok_or_else(|| {
+            bad(format!(
+                "tensor `{}` does not belong to this model",
+                tensor.name
+            ))
+        })?;
         let values = registry::resolve_packed(&tensor.packed.scheme)?.unpack(&tensor.packed)?;
         if values.size() != target.size() {
             return Err(bad(format!(
@@ -115,9 +130,16 @@ pub fn load_artifact(path: &Path, device: Device) -> Result<LoadedModel> {
             .map_err(|e| Error::torch(format!("loading `{}`", tensor.name), e))?;
     }
     if let Some(missing) = variables.keys().next() {
-        return Err(bad(format!("tensor `{missing}` is missing from the artifact")));
+        return Err(bad(format!(
+            "tensor `{missing}` is missing from the artifact"
+        )));
     }
-    Ok(LoadedModel { vs, model, config, quantizer })
+    Ok(LoadedModel {
+        vs,
+        model,
+        config,
+        quantizer,
+    })
 }
 
 #[cfg(test)]
@@ -130,7 +152,10 @@ mod tests {
     fn smoke_trial(scheme: &str) -> TrialConfig {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/smoke.toml");
         let mut trial = Experiment::load(&path).unwrap().trials[0].config.clone();
-        trial.quant = QuantConfig { scheme: scheme.into(), group_size: 8 };
+        trial.quant = QuantConfig {
+            scheme: scheme.into(),
+            group_size: 8,
+        };
         trial
     }
 
@@ -141,20 +166,46 @@ mod tests {
             tch::manual_seed(7);
             let trial = smoke_trial(scheme);
             let quantizer = registry::resolve(&trial.quant).unwrap();
-            let dims = ModelDims { vocab_size: 50, num_labels: 2 };
+            let dims = ModelDims {
+                vocab_size: 50,
+                num_labels: 2,
+            };
             let vs = nn::VarStore::new(Device::Cpu);
             let model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone());
+            // Round the high-precision tensors to their storage type first (fp16 for low-bit schemes).
+            let storage = registry::resolve(&QuantConfig {
+                scheme: quantizer.high_precision_storage().into(),
+                group_size: 8,
+            })
+            .unwrap();
+            tch::no_grad(|| {
+                for (name, mut var) in vs.variables() {
+                    if !Classifier::is_quantized_weight(&name) {
+                        var.copy_(&storage.quantize_weight(&var));
+                    }
+                }
+            });
             let ids = Tensor::randint_low(1, 50, [3, 9], (Kind::Int64, Device::Cpu));
             let mask = Tensor::ones([3, 9], (Kind::Int64, Device::Cpu));
-            let expected = tch::no_grad(|| model.forward(&ids, &mask, QuantMode::Train { lambda: 1.0 }, false));
+            let expected = tch::no_grad(|| {
+                model.forward(&ids, &mask, QuantMode::Train { lambda: 1.0 }, false)
+            });
 
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("model.bitlab");
-            let config = ArtifactConfig { trial, dims, pad_id: 0 };
+            let config = ArtifactConfig {
+                trial,
+                dims,
+                pad_id: 0,
+            };
             let summary = export_artifact(&vs, &quantizer, &config, &path).unwrap();
             assert_eq!(summary.file.bytes, std::fs::metadata(&path).unwrap().len());
             let loaded = load_artifact(&path, Device::Cpu).unwrap();
-            let got = tch::no_grad(|| loaded.model.forward(&ids, &mask, QuantMode::WeightsOnGrid, false));
+            let got = tch::no_grad(|| {
+                loaded
+                    .model
+                    .forward(&ids, &mask, QuantMode::WeightsOnGrid, false)
+            });
             let diff = (&got - &expected).abs().max().double_value(&[]);
             assert!(diff < 1e-4, "{scheme}: reloaded logits differ by {diff}");
         }
@@ -164,12 +215,20 @@ mod tests {
     fn ternary_artifact_stores_about_two_bits_per_quantized_weight() {
         let trial = smoke_trial("ternary");
         let quantizer = registry::resolve(&trial.quant).unwrap();
-        let dims = ModelDims { vocab_size: 50, num_labels: 2 };
+        let dims = ModelDims {
+            vocab_size: 50,
+            num_labels: 2,
+        };
         let vs = nn::VarStore::new(Device::Cpu);
         let _model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone());
         let dir = tempfile::tempdir().unwrap();
-        let config = ArtifactConfig { trial, dims, pad_id: 0 };
-        let summary = export_artifact(&vs, &quantizer, &config, &dir.path().join("t.bitlab")).unwrap();
+        let config = ArtifactConfig {
+            trial,
+            dims,
+            pad_id: 0,
+        };
+        let summary =
+            export_artifact(&vs, &quantizer, &config, &dir.path().join("t.bitlab")).unwrap();
         let bits = 8.0 * summary.quantized_bytes as f64 / summary.quantized_weights as f64;
         assert!(bits > 2.0 && bits <= 2.1, "ternary bits per weight {bits}");
     }
@@ -179,7 +238,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.bitlab");
         std::fs::write(&path, b"not an artifact").unwrap();
-        let err = load_artifact(&path, Device::Cpu).err().expect("garbage is refused");
+        let err = load_artifact(&path, Device::Cpu)
+            .err()
+            .expect("garbage is refused");
         assert!(matches!(err, Error::Artifact { .. }), "{err}");
     }
 }

@@ -29,23 +29,42 @@ pub struct QuantLinear {
 
 impl QuantLinear {
     /// Creates a Kaiming-uniform-initialized `[out_dim, in_dim]` weight named `weight` under `vs`.
-    pub fn new(vs: &nn::Path, in_dim: usize, out_dim: usize, quantizer: Arc<dyn Quantizer>) -> Self {
-        let config = nn::LinearConfig { bias: false, ..Default::default() };
+    pub fn new(
+        vs: &nn::Path,
+        in_dim: usize,
+        out_dim: usize,
+        quantizer: Arc<dyn Quantizer>,
+    ) -> Self {
+        let config = nn::LinearConfig {
+            bias: false,
+            ..Default::default()
+        };
         let linear = nn::linear(vs, in_dim as i64, out_dim as i64, config);
-        Self { weight: linear.ws, quantizer }
+        Self {
+            weight: linear.ws,
+            quantizer,
+        }
     }
 
     /// Applies the layer to `x` (`[..., in]`).
     pub fn forward(&self, x: &Tensor, mode: QuantMode) -> Tensor {
+        if self.quantizer.is_full_precision() {
+            return x.matmul(&self.weight.tr());
+        }
         let (x, w) = match mode {
             QuantMode::Train { lambda } => {
                 let qx = ste(x, &self.quantizer.quantize_activation(x), lambda);
-                let qw = ste(&self.weight, &self.quantizer.quantize_weight(&self.weight), lambda);
+                let qw = ste(
+                    &self.weight,
+                    &self.quantizer.quantize_weight(&self.weight),
+                    lambda,
+                );
                 (qx, qw)
             }
-            QuantMode::WeightsOnGrid => {
-                (self.quantizer.quantize_activation(x), self.weight.shallow_clone())
-            }
+            QuantMode::WeightsOnGrid => (
+                self.quantizer.quantize_activation(x),
+                self.weight.shallow_clone(),
+            ),
         };
         x.matmul(&w.tr())
     }

@@ -12,7 +12,10 @@ pub struct RmsNorm {
 impl RmsNorm {
     /// Creates the norm's gain (initialized to ones) under `vs`.
     pub fn new(vs: &nn::Path, dim: usize) -> Self {
-        Self { weight: vs.ones("weight", &[dim as i64]), eps: 1e-6 }
+        Self {
+            weight: vs.ones("weight", &[dim as i64]),
+            eps: 1e-6,
+        }
     }
 
     /// Normalizes over the last dimension: `x / sqrt(mean(x^2) + eps) * weight`.

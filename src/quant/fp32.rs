@@ -43,6 +43,10 @@ impl Quantizer for Fp32Quantizer {
         32.0
     }
 
+    fn high_precision_storage(&self) -> &str {
+        "fp32"
+    }
+
     fn is_full_precision(&self) -> bool {
         true
     }

@@ -72,6 +72,10 @@ impl Quantizer for HalfQuantizer {
         }
     }
 
+    fn high_precision_storage(&self) -> &str {
+        self.name()
+    }
+
     fn description(&self) -> String {
         match self.format {
             HalfFormat::Fp16 => {

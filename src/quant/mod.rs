@@ -54,6 +54,11 @@ pub trait Quantizer: Send + Sync + std::fmt::Debug {
     fn is_full_precision(&self) -> bool {
         false
     }
+    /// Registry name of the scheme that stores the tensors this scheme leaves unquantized
+    /// (embeddings, norms, head): "high precision" in BitNet b1.58's sense, 16-bit by default.
+    fn high_precision_storage(&self) -> &str {
+        "fp16"
+    }
     /// Quantize-dequantize weights `[out, in]`: values on the scheme's grid, same shape, kind and
     /// device as `w`, computed WITHOUT gradient tracking (the caller applies [`ste`]).
     fn quantize_weight(&self, w: &Tensor) -> Tensor;

@@ -31,7 +31,7 @@ pub fn render(doc: &Document) -> String {
 }
 
 /// A Markdown pipe table.
-fn table_markdown(table: &Table) -> String {
+pub(crate) fn table_markdown(table: &Table) -> String {
     let line = |cells: &[String]| {
         format!(
             "| {} |\n",

@@ -41,6 +41,7 @@ pub mod line_panel;
 pub mod markdown;
 pub mod memory_chart;
 pub mod notes;
+pub mod readme;
 pub mod runs;
 pub mod stats;
 pub mod storage_chart;
@@ -48,6 +49,7 @@ pub mod tables;
 
 pub use chart::Chart;
 pub use data::ReportData;
+pub use readme::update_readme;
 pub use runs::{runs_table, RunsTable};
 
 use std::path::{Path, PathBuf};

@@ -71,9 +71,42 @@ pub fn plan(experiment: &Experiment) -> Result<Vec<PlannedTrial>> {
                 message: format!("trial `{}`: {e}", trial.label),
             })?;
             config.quant.scheme = quantizer.name().to_string();
-            Ok(PlannedTrial { hash: canonical_hash(&config), label: trial.label.clone(), config })
+            Ok(PlannedTrial {
+                hash: canonical_hash(&config),
+                label: trial.label.clone(),
+                config,
+            })
         })
         .collect()
+}
+
+/// Runs `f`, turning a panic into an error. tch panics when libtorch throws (a shape error, an
+/// unsupported kernel option); one trial's exception must not end the sweep, so it becomes that
+/// trial's recorded failure. The default panic message is silenced meanwhile: the error carries it.
+fn catch_panics<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(previous_hook);
+    result.unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        // libtorch appends a C++ backtrace after "Exception raised from"; keep the reason.
+        let reason = message
+            .split("\nException raised from")
+            .next()
+            .unwrap_or(message);
+        let reason = reason
+            .split("\\nException raised from")
+            .next()
+            .unwrap_or(reason);
+        Err(Error::TrialPanicked {
+            message: reason.trim().to_string(),
+        })
+    })
 }
 
 /// Runs every trial of `experiment` that is not yet done, recording results in `opts.db`.
@@ -81,14 +114,21 @@ pub fn run_sweep(experiment: &Experiment, opts: &RunOptions) -> Result<SweepSumm
     install_interrupt_handler();
     let planned = plan(experiment)?;
     let store = Store::open(&opts.db)?;
-    let experiment_id = store.upsert_experiment(&experiment.name, &experiment.description, &experiment.source)?;
+    let experiment_id = store.upsert_experiment(
+        &experiment.name,
+        &experiment.description,
+        &experiment.source,
+    )?;
     let recovered = store.recover_stale(experiment_id)?;
     if recovered > 0 {
         eprintln!("{recovered} trial(s) left running by an earlier process are marked interrupted and will run again");
     }
     let threads = planned.first().map_or(1, |t| t.config.measure.threads);
     let sweep_id = store.begin_sweep(experiment_id, &capture_environment(opts.device, threads))?;
-    let mut summary = SweepSummary { total: planned.len(), ..Default::default() };
+    let mut summary = SweepSummary {
+        total: planned.len(),
+        ..Default::default()
+    };
     let mut todo = Vec::new();
     for trial in &planned {
         let config_json = serde_json::to_string(&trial.config).expect("trial config serializes");
@@ -100,7 +140,13 @@ pub fn run_sweep(experiment: &Experiment, opts: &RunOptions) -> Result<SweepSumm
         }
     }
     if summary.skipped > 0 {
-        eprintln!("{} of {} trials already done in {}; running the other {}", summary.skipped, summary.total, opts.db.display(), todo.len());
+        eprintln!(
+            "{} of {} trials already done in {}; running the other {}",
+            summary.skipped,
+            summary.total,
+            opts.db.display(),
+            todo.len()
+        );
     }
     // Load and tokenize every dataset up front: a missing or corrupt dataset stops the sweep
     // before anything trains, with the dataset's own error (which says how to fetch it).
@@ -115,7 +161,8 @@ pub fn run_sweep(experiment: &Experiment, opts: &RunOptions) -> Result<SweepSumm
     for (index, (trial_id, trial)) in todo.into_iter().enumerate() {
         store.mark_running(trial_id, sweep_id)?;
         let trial_progress = progress.trial(index + 1, &trial.label);
-        let outcome = run_trial(experiment, trial, opts, &mut cache, &trial_progress);
+        let outcome =
+            catch_panics(|| run_trial(experiment, trial, opts, &mut cache, &trial_progress));
         trial_progress.finish();
         match outcome {
             Ok(results) => {
@@ -135,6 +182,77 @@ pub fn run_sweep(experiment: &Experiment, opts: &RunOptions) -> Result<SweepSumm
             }
         }
     }
-    store.end_sweep(sweep_id, if summary.failed.is_empty() { "done" } else { "failed" })?;
+    store.end_sweep(
+        sweep_id,
+        if summary.failed.is_empty() {
+            "done"
+        } else {
+            "failed"
+        },
+    )?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind, Tensor};
+
+    #[test]
+    fn a_libtorch_exception_becomes_an_error_with_its_reason() {
+        let result = catch_panics(|| {
+            let a = Tensor::zeros([2, 3], (Kind::Float, Device::Cpu));
+            let b = Tensor::zeros([4, 5], (Kind::Float, Device::Cpu));
+            Ok(a.matmul(&b))
+        });
+        match result {
+            Err(Error::TrialPanicked { message }) => {
+                assert!(message.contains("shapes cannot be multiplied"), "{message}");
+                assert!(
+                    !message.contains("Exception raised from"),
+                    "backtrace trimmed: {message}"
+                );
+            }
+            other => panic!("expected TrialPanicked, got {other:?}"),
+        }
+        // The panic hook is restored afterwards.
+        assert!(std::panic::catch_unwind(|| ()).is_ok());
+    }
+
+    #[test]
+    fn plan_makes_quantizer_aliases_the_same_trial() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/experiments/smoke.toml"
+        ))
+        .unwrap();
+        let path = std::path::Path::new("smoke.toml");
+        let with_alias = text.replace("\"ternary\"", "\"1.58bit\"");
+        let a = plan(&Experiment::parse(&text, path).unwrap()).unwrap();
+        let b = plan(&Experiment::parse(&with_alias, path).unwrap()).unwrap();
+        assert_eq!(
+            a.iter().map(|t| &t.hash).collect::<Vec<_>>(),
+            b.iter().map(|t| &t.hash).collect::<Vec<_>>()
+        );
+        assert_eq!(b[2].config.quant.scheme, "ternary");
+    }
+
+    #[test]
+    fn an_unknown_quantizer_fails_before_anything_runs_and_lists_the_known_ones() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/experiments/smoke.toml"
+        ))
+        .unwrap();
+        let text = text.replace("\"int8\"", "\"int3\"");
+        let err = plan(&Experiment::parse(&text, std::path::Path::new("smoke.toml")).unwrap())
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("int3")
+                && message.contains("ternary")
+                && message.contains("smoke.toml"),
+            "{message}"
+        );
+    }
 }

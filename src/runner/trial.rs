@@ -4,7 +4,9 @@
 use super::{DataCache, PlannedTrial, RunOptions};
 use crate::experiment::Experiment;
 use crate::measure::{kernel_name, measure_latency, measure_memory_in_child};
-use crate::model::{export_artifact, load_artifact, ArtifactConfig, Classifier, ModelDims, QuantMode};
+use crate::model::{
+    export_artifact, load_artifact, ArtifactConfig, Classifier, ModelDims, QuantMode,
+};
 use crate::quant::registry;
 use crate::store::{ArtifactRecord, Measurement, Metric, TrialResults};
 use crate::train::{check_interrupted, evaluate, train, TrialProgress};
@@ -13,7 +15,11 @@ use std::time::Instant;
 use tch::{nn, Device};
 
 fn metric(key: &str, value: f64) -> Metric {
-    Metric { key: key.to_string(), step: None, value }
+    Metric {
+        key: key.to_string(),
+        step: None,
+        value,
+    }
 }
 
 fn device_arg(device: Device) -> String {
@@ -37,21 +43,51 @@ pub fn run_trial(
     tch::set_num_threads(cfg.measure.threads as i32);
     let data = cache.get(&opts.datasets_dir, &cfg.dataset)?;
     let quantizer = registry::resolve(&cfg.quant)?;
-    let dims = ModelDims { vocab_size: data.encoder.vocab_size(), num_labels: data.num_labels };
+    let dims = ModelDims {
+        vocab_size: data.encoder.vocab_size(),
+        num_labels: data.num_labels,
+    };
 
     let vs = nn::VarStore::new(opts.device);
     let model = Classifier::new(&vs.root(), &cfg.model, dims, quantizer.clone());
-    let outcome = train(&model, &vs, cfg, &data.train, &data.validation, data.num_labels, &trial.hash, progress)?;
-    let total_params: i64 = vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
+    let outcome = train(
+        &model,
+        &vs,
+        cfg,
+        &data.train,
+        &data.validation,
+        data.num_labels,
+        &trial.hash,
+        progress,
+    )?;
+    let total_params: i64 = vs
+        .trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum();
 
-    let artifact_path = opts.artifacts_dir.join(&experiment.name).join(format!("{}.bitlab", trial.hash));
-    let header = ArtifactConfig { trial: cfg.clone(), dims, pad_id: data.encoder.pad_id() };
+    let artifact_path = opts
+        .artifacts_dir
+        .join(&experiment.name)
+        .join(format!("{}.bitlab", trial.hash));
+    let header = ArtifactConfig {
+        trial: cfg.clone(),
+        dims,
+        pad_id: data.encoder.pad_id(),
+    };
     let exported = export_artifact(&vs, &quantizer, &header, &artifact_path)?;
     drop(model);
     drop(vs);
 
     let mut loaded = load_artifact(&artifact_path, opts.device)?;
-    let test = evaluate(&loaded.model, &data.test, QuantMode::WeightsOnGrid, 256, data.num_labels, opts.device);
+    let test = evaluate(
+        &loaded.model,
+        &data.test,
+        QuantMode::WeightsOnGrid,
+        256,
+        data.num_labels,
+        opts.device,
+    );
     progress.line(&format!(
         "test accuracy {:.4}, F1 {:.4}; artifact {} bytes ({:.3} bits per quantized weight)",
         test.accuracy,
@@ -73,7 +109,10 @@ pub fn run_trial(
         metric("params_quantized", exported.quantized_weights as f64),
         metric("storage_bytes", exported.file.bytes as f64),
         metric("storage_quantized_bytes", exported.quantized_bytes as f64),
-        metric("bits_per_quantized_weight", 8.0 * exported.quantized_bytes as f64 / exported.quantized_weights.max(1) as f64),
+        metric(
+            "bits_per_quantized_weight",
+            8.0 * exported.quantized_bytes as f64 / exported.quantized_weights.max(1) as f64,
+        ),
     ]);
 
     let m = &cfg.measure;
@@ -83,7 +122,15 @@ pub fn run_trial(
     for &batch in &m.batch_sizes {
         for &seq_len in &m.seq_lens {
             check_interrupted()?;
-            let point = measure_latency(&loaded.model, dims.vocab_size, seq_len, batch, m.warmup, m.repeats, opts.device);
+            let point = measure_latency(
+                &loaded.model,
+                dims.vocab_size,
+                seq_len,
+                batch,
+                m.warmup,
+                m.repeats,
+                opts.device,
+            );
             measurements.push(Measurement {
                 kind: "latency".into(),
                 kernel: kernel.clone(),
@@ -100,10 +147,22 @@ pub fn run_trial(
         let batch = m.batch_sizes.iter().copied().max().unwrap_or(1);
         for &seq_len in &m.seq_lens {
             check_interrupted()?;
-            let point = measure_memory_in_child(&opts.exe, &artifact_path, seq_len, batch, m.threads, &device_arg(opts.device))?;
+            let point = measure_memory_in_child(
+                &opts.exe,
+                &artifact_path,
+                seq_len,
+                batch,
+                m.threads,
+                &device_arg(opts.device),
+            )?;
             for (kind, value) in [
                 ("memory", point.peak_rss_bytes),
-                ("memory_delta", point.peak_rss_bytes.saturating_sub(point.baseline_rss_bytes)),
+                (
+                    "memory_delta",
+                    point
+                        .peak_rss_bytes
+                        .saturating_sub(point.baseline_rss_bytes),
+                ),
             ] {
                 measurements.push(Measurement {
                     kind: kind.into(),

@@ -36,8 +36,3 @@ pub fn check_interrupted() -> Result<()> {
         Ok(())
     }
 }
-
-#[cfg(test)]
-pub(crate) fn set_interrupted_for_test(value: bool) {
-    INTERRUPTED.store(value, Ordering::SeqCst);
-}

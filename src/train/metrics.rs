@@ -29,7 +29,12 @@ pub fn evaluate(
         let mut predictions = Vec::with_capacity(split.len());
         let mut loss_sum = 0.0;
         for batch in split.batches(batch_size, None) {
-            let logits = model.forward(&batch.ids.to_device(device), &batch.mask.to_device(device), mode, false);
+            let logits = model.forward(
+                &batch.ids.to_device(device),
+                &batch.mask.to_device(device),
+                mode,
+                false,
+            );
             let labels = batch.labels.to_device(device);
             let loss = logits.cross_entropy_for_logits(&labels);
             loss_sum += loss.double_value(&[]) * labels.size()[0] as f64;
@@ -37,7 +42,11 @@ pub fn evaluate(
             predictions.extend(Vec::<i64>::try_from(&predicted).expect("predictions are int64"));
         }
         let labels = Vec::<i64>::try_from(&split.labels).expect("labels are int64");
-        let correct = predictions.iter().zip(&labels).filter(|(p, l)| p == l).count();
+        let correct = predictions
+            .iter()
+            .zip(&labels)
+            .filter(|(p, l)| p == l)
+            .count();
         let n = labels.len().max(1) as f64;
         Evaluation {
             accuracy: correct as f64 / n,
@@ -53,7 +62,11 @@ pub fn evaluate(
 pub fn macro_f1(predictions: &[i64], labels: &[i64], num_labels: usize) -> f64 {
     let mut f1_sum = 0.0;
     for class in 0..num_labels as i64 {
-        let tp = predictions.iter().zip(labels).filter(|(p, l)| **p == class && **l == class).count() as f64;
+        let tp = predictions
+            .iter()
+            .zip(labels)
+            .filter(|(p, l)| **p == class && **l == class)
+            .count() as f64;
         let predicted = predictions.iter().filter(|p| **p == class).count() as f64;
         let actual = labels.iter().filter(|l| **l == class).count() as f64;
         if predicted + actual > 0.0 {

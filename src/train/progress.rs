@@ -13,7 +13,10 @@ pub struct SweepProgress {
 impl SweepProgress {
     /// A sweep of `total` trials to run; draws bars only when stderr is a terminal.
     pub fn new(total: usize) -> Self {
-        Self { total, terminal: std::io::stderr().is_terminal() }
+        Self {
+            total,
+            terminal: std::io::stderr().is_terminal(),
+        }
     }
 
     /// Progress of the `index`-th (1-based) trial.
@@ -21,16 +24,21 @@ impl SweepProgress {
         let prefix = format!("[trial {index}/{}] {label}", self.total);
         let bar = if self.terminal {
             let bar = ProgressBar::new(0);
-            let style = ProgressStyle::with_template("{prefix} {msg} [{bar:30}] {pos}/{len} {elapsed}")
-                .expect("valid progress template")
-                .progress_chars("=> ");
+            let style =
+                ProgressStyle::with_template("{prefix} {msg} [{bar:30}] {pos}/{len} {elapsed}")
+                    .expect("valid progress template")
+                    .progress_chars("=> ");
             bar.set_style(style);
             bar.set_prefix(prefix.clone());
             bar
         } else {
             ProgressBar::hidden()
         };
-        TrialProgress { bar, prefix, terminal: self.terminal }
+        TrialProgress {
+            bar,
+            prefix,
+            terminal: self.terminal,
+        }
     }
 }
 
@@ -53,7 +61,9 @@ impl TrialProgress {
     /// One optimizer step done.
     pub fn step(&self, epoch: usize, epochs: usize, loss: f64, examples_per_second: f64) {
         self.bar.inc(1);
-        self.bar.set_message(format!("epoch {epoch}/{epochs} loss {loss:.4} {examples_per_second:.0} ex/s"));
+        self.bar.set_message(format!(
+            "epoch {epoch}/{epochs} loss {loss:.4} {examples_per_second:.0} ex/s"
+        ));
     }
 
     /// Prints a line above the bar (or plainly when not on a terminal).

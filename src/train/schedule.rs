@@ -2,7 +2,13 @@
 use crate::experiment::Schedule;
 
 /// Learning rate at optimizer step `step` (0-based) of `total` steps.
-pub fn learning_rate(peak: f64, schedule: Schedule, warmup: usize, step: usize, total: usize) -> f64 {
+pub fn learning_rate(
+    peak: f64,
+    schedule: Schedule,
+    warmup: usize,
+    step: usize,
+    total: usize,
+) -> f64 {
     if step < warmup {
         return peak * (step + 1) as f64 / warmup as f64;
     }

@@ -39,11 +39,21 @@ pub fn train(
     let t = &cfg.train;
     let device = vs.device();
     let steps_per_epoch = train.len().div_ceil(t.batch_size);
-    let total_steps = t.max_steps.map_or(steps_per_epoch * t.epochs, |m| m.min(steps_per_epoch * t.epochs.max(1)));
+    let total_steps = t.max_steps.map_or(steps_per_epoch * t.epochs, |m| {
+        m.min(steps_per_epoch * t.epochs.max(1))
+    });
     let epochs = total_steps.div_ceil(steps_per_epoch.max(1));
     let mut optimizer = match t.optimizer {
-        OptimizerKind::Adam => nn::Adam { wd: t.weight_decay, ..Default::default() }.build(vs, t.lr),
-        OptimizerKind::Adamw => nn::AdamW { wd: t.weight_decay, ..Default::default() }.build(vs, t.lr),
+        OptimizerKind::Adam => nn::Adam {
+            wd: t.weight_decay,
+            ..Default::default()
+        }
+        .build(vs, t.lr),
+        OptimizerKind::Adamw => nn::AdamW {
+            wd: t.weight_decay,
+            ..Default::default()
+        }
+        .build(vs, t.lr),
     }
     .map_err(|e| Error::torch("building the optimizer", e))?;
     let mode = QuantMode::Train { lambda: 1.0 };
@@ -52,19 +62,37 @@ pub fn train(
     let mut step = 0usize;
     let mut best_val_accuracy = 0.0f64;
     for epoch in 1..=epochs {
-        let batches = train.batches(t.batch_size, Some(cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)));
+        let batches = train.batches(
+            t.batch_size,
+            Some(cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)),
+        );
         let steps = batches.len().min(total_steps - step);
         progress.start_epoch(epoch, epochs, steps);
         let epoch_start = Instant::now();
         let (mut loss_sum, mut seen) = (0.0, 0usize);
         for batch in batches.into_iter().take(steps) {
             check_interrupted()?;
-            optimizer.set_lr(learning_rate(t.lr, t.schedule, t.warmup_steps, step, total_steps));
-            let logits = model.forward(&batch.ids.to_device(device), &batch.mask.to_device(device), mode, true);
+            optimizer.set_lr(learning_rate(
+                t.lr,
+                t.schedule,
+                t.warmup_steps,
+                step,
+                total_steps,
+            ));
+            let logits = model.forward(
+                &batch.ids.to_device(device),
+                &batch.mask.to_device(device),
+                mode,
+                true,
+            );
             let loss = logits.cross_entropy_for_logits(&batch.labels.to_device(device));
             let value = loss.double_value(&[]);
             if !value.is_finite() {
-                return Err(Error::Diverged { trial: trial.to_string(), step, loss: value });
+                return Err(Error::Diverged {
+                    trial: trial.to_string(),
+                    step,
+                    loss: value,
+                });
             }
             optimizer.zero_grad();
             loss.backward();
@@ -75,14 +103,38 @@ pub fn train(
             let n = batch.labels.size()[0] as usize;
             loss_sum += value * n as f64;
             seen += n;
-            curves.push(Metric { key: "train_loss".into(), step: Some(step as i64), value });
+            curves.push(Metric {
+                key: "train_loss".into(),
+                step: Some(step as i64),
+                value,
+            });
             step += 1;
-            progress.step(epoch, epochs, value, seen as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9));
+            progress.step(
+                epoch,
+                epochs,
+                value,
+                seen as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9),
+            );
         }
-        let val = evaluate(model, validation, mode, t.batch_size.max(64), num_labels, device);
+        let val = evaluate(
+            model,
+            validation,
+            mode,
+            t.batch_size.max(64),
+            num_labels,
+            device,
+        );
         best_val_accuracy = best_val_accuracy.max(val.accuracy);
-        curves.push(Metric { key: "val_accuracy".into(), step: Some(epoch as i64), value: val.accuracy });
-        curves.push(Metric { key: "val_loss".into(), step: Some(epoch as i64), value: val.loss });
+        curves.push(Metric {
+            key: "val_accuracy".into(),
+            step: Some(epoch as i64),
+            value: val.accuracy,
+        });
+        curves.push(Metric {
+            key: "val_loss".into(),
+            step: Some(epoch as i64),
+            value: val.loss,
+        });
         progress.line(&format!(
             "epoch {epoch}/{epochs}: train loss {:.4}, val accuracy {:.4}, {:.0} examples/s",
             loss_sum / seen.max(1) as f64,
@@ -90,5 +142,10 @@ pub fn train(
             seen as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9)
         ));
     }
-    Ok(TrainOutcome { curves, steps: step, seconds: started.elapsed().as_secs_f64(), best_val_accuracy })
+    Ok(TrainOutcome {
+        curves,
+        steps: step,
+        seconds: started.elapsed().as_secs_f64(),
+        best_val_accuracy,
+    })
 }
