@@ -54,6 +54,11 @@ pub trait Quantizer: Send + Sync + std::fmt::Debug {
     fn is_full_precision(&self) -> bool {
         false
     }
+    /// Name of the packed low-bit kernel that runs this scheme's artifacts at inference, if one
+    /// exists (see `src/kernels/`); `None` means inference multiplies dequantized fp32 weights.
+    fn packed_kernel(&self) -> Option<&'static str> {
+        None
+    }
     /// Registry name of the scheme that stores the tensors this scheme leaves unquantized
     /// (embeddings, norms, head): "high precision" in BitNet b1.58's sense, 16-bit by default.
     fn high_precision_storage(&self) -> &str {

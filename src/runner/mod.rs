@@ -4,9 +4,11 @@
 //!
 //! A failing trial (a diverging loss, a bad dataset) is recorded as failed with its error and
 //! the sweep goes on; Ctrl-C marks the running trial interrupted and stops the sweep.
+mod measurements;
 mod prepared_data;
 mod trial;
 
+pub use measurements::measure_inference;
 pub use prepared_data::{DataCache, PreparedData};
 pub use trial::run_trial;
 

@@ -1,31 +1,25 @@
 //! One trial, start to finish: train with QAT, export the packed artifact, reload it, evaluate
-//! the reloaded model on the test split, then measure latency and memory on it. Every figure
+//! the reloaded model on the test split, then measure latency and memory on it
+//! ([`super::measure_inference`]). Every figure
 //! comes from the artifact that is stored, so accuracy, storage and speed describe one model.
+use super::measure_inference;
 use super::{DataCache, PlannedTrial, RunOptions};
 use crate::experiment::Experiment;
-use crate::measure::{kernel_name, measure_latency, measure_memory_in_child};
 use crate::model::{
     export_artifact, load_artifact, ArtifactConfig, Classifier, ModelDims, QuantMode,
 };
 use crate::quant::registry;
-use crate::store::{ArtifactRecord, Measurement, Metric, TrialResults};
-use crate::train::{check_interrupted, evaluate, train, TrialProgress};
+use crate::store::{ArtifactRecord, Metric, TrialResults};
+use crate::train::{evaluate, train, TrialProgress};
 use crate::Result;
 use std::time::Instant;
-use tch::{nn, Device};
+use tch::nn;
 
 fn metric(key: &str, value: f64) -> Metric {
     Metric {
         key: key.to_string(),
         step: None,
         value,
-    }
-}
-
-fn device_arg(device: Device) -> String {
-    match device {
-        Device::Cuda(i) => format!("cuda:{i}"),
-        _ => "cpu".to_string(),
     }
 }
 
@@ -115,68 +109,8 @@ pub fn run_trial(
         ),
     ]);
 
-    let m = &cfg.measure;
-    let mut measurements = Vec::new();
     loaded.model.set_attention(cfg.model.attention);
-    let kernel = kernel_name(quantizer.as_ref(), cfg.model.attention, opts.device);
-    for &batch in &m.batch_sizes {
-        for &seq_len in &m.seq_lens {
-            check_interrupted()?;
-            let point = measure_latency(
-                &loaded.model,
-                dims.vocab_size,
-                seq_len,
-                batch,
-                m.warmup,
-                m.repeats,
-                opts.device,
-            );
-            measurements.push(Measurement {
-                kind: "latency".into(),
-                kernel: kernel.clone(),
-                seq_len: seq_len as i64,
-                batch: batch as i64,
-                median: point.median_ms,
-                p95: point.p95_ms,
-                repeats: m.repeats as i64,
-                unit: "ms".into(),
-            });
-        }
-    }
-    if m.memory {
-        let batch = m.batch_sizes.iter().copied().max().unwrap_or(1);
-        for &seq_len in &m.seq_lens {
-            check_interrupted()?;
-            let point = measure_memory_in_child(
-                &opts.exe,
-                &artifact_path,
-                seq_len,
-                batch,
-                m.threads,
-                &device_arg(opts.device),
-            )?;
-            for (kind, value) in [
-                ("memory", point.peak_rss_bytes),
-                (
-                    "memory_delta",
-                    point
-                        .peak_rss_bytes
-                        .saturating_sub(point.baseline_rss_bytes),
-                ),
-            ] {
-                measurements.push(Measurement {
-                    kind: kind.into(),
-                    kernel: kernel.clone(),
-                    seq_len: seq_len as i64,
-                    batch: batch as i64,
-                    median: value as f64,
-                    p95: value as f64,
-                    repeats: 1,
-                    unit: "bytes".into(),
-                });
-            }
-        }
-    }
+    let measurements = measure_inference(&loaded, quantizer.as_ref(), cfg, &artifact_path, opts)?;
     Ok(TrialResults {
         metrics,
         measurements,
