@@ -1,24 +1,67 @@
-//! `bitlab quantizers`: what the registry knows.
-use bitlab::experiment::QuantConfig;
-use bitlab::quant::registry;
+//! `bitlab quantizers [--experiment FILE]`: what the registry knows, and what a file declares.
+use std::path::PathBuf;
+use std::sync::Arc;
 
-/// Prints name, nominal bits per weight and description of every registered quantizer.
-pub fn run() -> bitlab::Result<()> {
-    println!("{:<10} {:>6}  description", "name", "bits");
+use bitlab::experiment::{Experiment, QuantConfig};
+use bitlab::quant::{registry, Quantizer};
+
+/// Arguments of `bitlab quantizers`.
+#[derive(Debug, clap::Args)]
+pub struct QuantizersArgs {
+    /// Also list the quantizers declared in this experiment file (`[quantizers.NAME]`).
+    #[arg(long, value_name = "FILE")]
+    experiment: Option<PathBuf>,
+}
+
+/// Prints one row per quantizer (name, nominal bits per weight for a 1024x1024 weight, scale
+/// granularity, packed inference kernel, origin, description), then the aliases.
+pub fn run(args: QuantizersArgs) -> bitlab::Result<()> {
+    let mut rows: Vec<(Arc<dyn Quantizer>, String)> = Vec::new();
     for name in registry::names() {
         let q = registry::resolve(&QuantConfig {
             scheme: name.to_string(),
             ..Default::default()
         })?;
+        rows.push((q, "registered".into()));
+    }
+    if let Some(path) = &args.experiment {
+        let experiment = Experiment::load(path)?;
+        for declared in experiment.quantizers {
+            let q = registry::resolve(&QuantConfig {
+                scheme: declared.name.clone(),
+                uniform: Some(declared.spec),
+                ..Default::default()
+            })?;
+            rows.push((q, format!("declared in {}", path.display())));
+        }
+    }
+    let width = rows
+        .iter()
+        .map(|(q, _)| q.name().len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:<width$} {:>9}  {:<12} {:<14} description",
+        "name", "bits/w", "granularity", "packed kernel"
+    );
+    for (q, origin) in &rows {
         println!(
-            "{:<10} {:>6.3}  {}",
+            "{:<width$} {:>9.4}  {:<12} {:<14} {} [{origin}]",
             q.name(),
             q.bits_per_weight(),
+            q.grid().granularity.to_string(),
+            q.packed_kernel().unwrap_or("none"),
             q.description()
         );
     }
+    println!();
+    println!("bits/w: packed bits per weight of a 1024x1024 weight, scales included.");
+    println!("packed kernel: none means inference multiplies weights dequantized to fp32.");
+    println!();
+    println!("aliases:");
     for (alias, target) in registry::aliases() {
-        println!("{alias:<10} {:>6}  alias of {target}", "");
+        println!("  {alias:<12} = {target}");
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tch::Tensor;
 
 use super::packing::{check_packed, f32_from_le_bytes, f32_to_le_bytes, finite_weight_values};
-use super::{PackedTensor, Quantizer};
+use super::{Granularity, Grid, PackedTensor, Quantizer};
 use crate::experiment::QuantConfig;
 use crate::{Error, Result};
 
@@ -37,6 +37,13 @@ impl Quantizer for Fp32Quantizer {
 
     fn description(&self) -> String {
         "full precision: fp32 weights and activations (reference, 4 bytes per weight)".into()
+    }
+
+    fn grid(&self) -> Grid {
+        Grid {
+            granularity: Granularity::Element,
+            levels: 1 << 32,
+        }
     }
 
     fn bits_per_weight(&self) -> f64 {

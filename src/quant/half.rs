@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tch::{Kind, Tensor};
 
 use super::packing::{check_packed, half_bits_from_le_bytes, half_bits_le_bytes, quant_error};
-use super::{PackedTensor, Quantizer};
+use super::{Granularity, Grid, PackedTensor, Quantizer};
 use crate::experiment::QuantConfig;
 use crate::Result;
 
@@ -84,6 +84,14 @@ impl Quantizer for HalfQuantizer {
             HalfFormat::Bf16 => "bf16: bfloat16 weights and activations (2 bytes per weight)",
         }
         .into()
+    }
+
+    /// Every value is one of the format's 2^16 bit patterns.
+    fn grid(&self) -> Grid {
+        Grid {
+            granularity: Granularity::Element,
+            levels: 1 << 16,
+        }
     }
 
     fn bits_per_weight(&self) -> f64 {

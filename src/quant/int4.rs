@@ -23,7 +23,7 @@ use super::packing::{
     as_f32_rows, check_packed, finite_weight_values, half_bits_from_le_bytes, half_bits_le_bytes,
     quant_error, rows_cols, to_f32_vec,
 };
-use super::{PackedTensor, Quantizer};
+use super::{Granularity, Grid, PackedTensor, Quantizer};
 use crate::experiment::QuantConfig;
 use crate::{Error, Result};
 
@@ -108,6 +108,15 @@ impl Quantizer for Int4Quantizer {
         )
     }
 
+    /// Codes -7..=7 per group; re-quantization is exact because the fp16 step `delta` comes back
+    /// exactly from `7 * delta / 7`.
+    fn grid(&self) -> Grid {
+        Grid {
+            granularity: Granularity::Group(self.group_size),
+            levels: 15,
+        }
+    }
+
     /// 4 bits plus one 16-bit scale per group, for rows of 1024 weights.
     fn bits_per_weight(&self) -> f64 {
         4.0 + 16.0 * 1024usize.div_ceil(self.group_size) as f64 / 1024.0
@@ -128,6 +137,17 @@ impl Quantizer for Int4Quantizer {
             .iter()
             .map(|&c| c as i8)
             .collect();
+        let largest_step = f64::try_from(delta.abs().max()).unwrap_or(f64::NAN);
+        if !largest_step.is_finite() {
+            return Err(quant_error(
+                &self.tag,
+                format!(
+                    "a group of a weight of shape {shape:?} needs a step beyond the fp16 range \
+                     (|w| > 7 * 65504); fix: train with weight decay or a lower train.lr, or \
+                     use a scheme with f32 scales (int8, nf4)"
+                ),
+            ));
+        }
         let mut data = pack_nibbles(&codes);
         data.extend(half_bits_le_bytes(&self.tag, &delta, Kind::Half)?);
         Ok(PackedTensor {

@@ -19,7 +19,7 @@ use super::packing::{
     as_f32_rows, check_packed, f32_from_le_bytes, f32_to_le_bytes, finite_weight_values, rows_cols,
     to_f32_vec,
 };
-use super::{PackedTensor, Quantizer};
+use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize};
 use crate::experiment::QuantConfig;
 use crate::{Error, Result};
 
@@ -68,6 +68,19 @@ impl Quantizer for Int8Quantizer {
 
     fn description(&self) -> String {
         "int8 (W8A8): symmetric per-channel absmax weights, 8-bit per-token activations".into()
+    }
+
+    /// Codes -127..=127 per row.
+    fn grid(&self) -> Grid {
+        Grid {
+            granularity: Granularity::Channel,
+            levels: 255,
+        }
+    }
+
+    /// The step `absmax / 127` is recomputed from `127 * step` in f32, which may round.
+    fn requantize(&self) -> Requantize {
+        Requantize::UpToScaleRounding
     }
 
     /// 8 bits plus one f32 scale per row of 1024 weights.

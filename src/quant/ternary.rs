@@ -28,7 +28,7 @@ use tch::{Kind, Tensor};
 
 use super::int8::quantize_activation_int8_per_token;
 use super::packing::{check_packed, finite_weight_values, quant_error, to_f32_vec};
-use super::{PackedTensor, Quantizer};
+use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize};
 use crate::experiment::QuantConfig;
 use crate::{Error, Result};
 
@@ -71,9 +71,28 @@ impl Quantizer for TernaryQuantizer {
             .into()
     }
 
+    /// Codes -1, 0, 1 times one scale per tensor.
+    fn grid(&self) -> Grid {
+        Grid {
+            granularity: Granularity::Tensor,
+            levels: 3,
+        }
+    }
+
+    /// Absmean is not a fixed point: see the file header.
+    fn requantize(&self) -> Requantize {
+        Requantize::SameCodes
+    }
+
     /// 2 bits per weight plus one f32 scale per 1024x1024 tensor.
     fn bits_per_weight(&self) -> f64 {
         2.0 + 32.0 / (1024.0 * 1024.0)
+    }
+
+    /// bitlab's 2-bit integer kernel ([`crate::kernels::Ternary2Bit`]); the name gains the
+    /// backend (`-avx2` or `-portable`) where a measurement records it.
+    fn packed_kernel(&self) -> Option<&'static str> {
+        Some("bitlab-ternary-2bit")
     }
 
     fn quantize_weight(&self, w: &Tensor) -> Tensor {
