@@ -14,6 +14,7 @@ pub mod attention;
 pub mod data;
 pub mod error;
 pub mod experiment;
+pub mod kernels;
 pub mod measure;
 pub mod model;
 pub mod quant;

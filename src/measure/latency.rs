@@ -1,8 +1,10 @@
 //! Inference latency against sequence length: warm-up runs, then timed repeats of one forward
-//! pass on random token ids; median and 95th percentile in milliseconds.
+//! pass on random token ids; median and 95th percentile in milliseconds. The model timed is
+//! either the packed one ([`measure_packed_latency`], the figure trials record on the CPU) or
+//! the dequantized reference ([`measure_latency`], named by [`kernel_name`]).
 use super::{median, percentile};
 use crate::attention::AttentionKind;
-use crate::model::{Classifier, QuantMode};
+use crate::model::{Classifier, PackedClassifier, QuantMode};
 use crate::quant::Quantizer;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
@@ -16,9 +18,10 @@ pub struct LatencyPoint {
     pub p95_ms: f64,
 }
 
-/// Name of the kernels a packed model of `quantizer` runs with today. No packed low-bit kernel
-/// runs yet: every scheme's matmul is libtorch fp32 on weights dequantized onto the scheme's
-/// grid, and the name says so, so no report can mistake it for a low-bit speed.
+/// Name of the kernels the dequantized reference model ([`crate::model::load_artifact`]) of
+/// `quantizer` runs: every scheme's matmul is libtorch fp32 on weights dequantized onto the
+/// scheme's grid, and the name says so, so no report can mistake it for a low-bit speed. The
+/// packed model names its own kernels ([`PackedClassifier::kernel_name`]).
 pub fn kernel_name(quantizer: &dyn Quantizer, attention: AttentionKind, device: Device) -> String {
     let matmul = if quantizer.is_full_precision() {
         "libtorch-fp32".to_string()
@@ -38,6 +41,44 @@ pub fn measure_latency(
     repeats: usize,
     device: Device,
 ) -> LatencyPoint {
+    let forward =
+        |ids: &Tensor, mask: &Tensor| model.forward(ids, mask, QuantMode::WeightsOnGrid, false);
+    time_forward(
+        &forward, vocab_size, seq_len, batch, warmup, repeats, device,
+    )
+}
+
+/// Times the packed model `model` (CPU) on `batch` random sequences of `seq_len` tokens.
+pub fn measure_packed_latency(
+    model: &PackedClassifier,
+    seq_len: usize,
+    batch: usize,
+    warmup: usize,
+    repeats: usize,
+) -> LatencyPoint {
+    let forward = |ids: &Tensor, mask: &Tensor| model.forward(ids, mask);
+    let vocab_size = model.config.dims.vocab_size;
+    time_forward(
+        &forward,
+        vocab_size,
+        seq_len,
+        batch,
+        warmup,
+        repeats,
+        Device::Cpu,
+    )
+}
+
+/// Warm-up runs, then `repeats` timed runs of `forward` on random ids without padding.
+fn time_forward(
+    forward: &dyn Fn(&Tensor, &Tensor) -> Tensor,
+    vocab_size: usize,
+    seq_len: usize,
+    batch: usize,
+    warmup: usize,
+    repeats: usize,
+    device: Device,
+) -> LatencyPoint {
     let ids = Tensor::randint_low(
         1,
         vocab_size as i64,
@@ -46,7 +87,7 @@ pub fn measure_latency(
     );
     let mask = Tensor::ones([batch as i64, seq_len as i64], (Kind::Int64, device));
     let run = || {
-        let logits = model.forward(&ids, &mask, QuantMode::WeightsOnGrid, false);
+        let logits = forward(&ids, &mask);
         // Reading one value forces completion (matters on asynchronous devices such as CUDA).
         logits.double_value(&[0, 0])
     };

@@ -1,11 +1,14 @@
 //! Peak resident memory against input length. Peaks are process-lifetime maxima, so each point
-//! runs in a fresh child process (`bitlab measure-memory`), which loads the packed artifact,
-//! resets the kernel's peak-RSS counter (`/proc/self/clear_refs`, Linux 4.0+), runs one forward
+//! runs in a fresh child process (`bitlab measure-memory`), which loads the packed artifact (on
+//! the CPU as a [`PackedClassifier`], quantized weights resident in packed form; on CUDA as the
+//! dequantized reference, the same choice the latency measurement makes, so both record the
+//! same kernel name), resets the kernel's peak-RSS counter (`/proc/self/clear_refs`, Linux 4.0+), runs one forward
 //! pass and reports the peak. The difference is the memory the forward pass itself needed
 //! (activations, attention scores), which is what grows with input length; the absolute peak
 //! also holds libtorch's code and the weights. Where the counter cannot be reset the baseline is
 //! the peak so far (`getrusage`), which can hide a forward pass smaller than loading.
-use crate::model::{load_artifact, QuantMode};
+use crate::kernels::Backend;
+use crate::model::{load_artifact, PackedClassifier, QuantMode};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -47,6 +50,14 @@ fn status_field_bytes(field: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// The model a memory point runs.
+enum ForwardModel {
+    /// Packed weights (CPU).
+    Packed(Box<PackedClassifier>),
+    /// Dequantized reference (devices the packed kernels do not run on).
+    Reference(Box<crate::model::LoadedModel>),
+}
+
 /// Runs in the child: loads `artifact`, runs one forward pass of `batch` x `seq_len` tokens
 /// and returns the peaks before and after.
 pub fn memory_point(
@@ -57,14 +68,26 @@ pub fn memory_point(
     device: Device,
 ) -> Result<MemoryPoint> {
     tch::set_num_threads(threads as i32);
-    let loaded = load_artifact(artifact, device)?;
-    let max_positions = loaded.config.trial.model.max_positions;
+    let model = if device == Device::Cpu {
+        ForwardModel::Packed(Box::new(PackedClassifier::load(
+            artifact,
+            threads,
+            Backend::detect(),
+        )?))
+    } else {
+        ForwardModel::Reference(Box::new(load_artifact(artifact, device)?))
+    };
+    let config = match &model {
+        ForwardModel::Packed(m) => &m.config,
+        ForwardModel::Reference(l) => &l.config,
+    };
+    let max_positions = config.trial.model.max_positions;
     if seq_len == 0 || seq_len > max_positions || batch == 0 {
         return Err(Error::Invalid(format!(
             "--seq-len {seq_len} --batch {batch}: this model takes 1..={max_positions} tokens (model.max_positions) and a batch of at least 1"
         )));
     }
-    let vocab = loaded.config.dims.vocab_size as i64;
+    let vocab = config.dims.vocab_size as i64;
     let ids = Tensor::randint_low(
         1,
         vocab,
@@ -73,11 +96,13 @@ pub fn memory_point(
     );
     let mask = Tensor::ones([batch as i64, seq_len as i64], (Kind::Int64, device));
     let baseline_rss_bytes = reset_peak_rss().unwrap_or_else(max_rss_bytes);
-    let logits = tch::no_grad(|| {
-        loaded
-            .model
-            .forward(&ids, &mask, QuantMode::WeightsOnGrid, false)
-    });
+    let logits = match &model {
+        ForwardModel::Packed(m) => m.forward(&ids, &mask),
+        ForwardModel::Reference(l) => tch::no_grad(|| {
+            l.model
+                .forward(&ids, &mask, QuantMode::WeightsOnGrid, false)
+        }),
+    };
     let _ = logits.double_value(&[0, 0]);
     let peak_rss_bytes = status_field_bytes("VmHWM:").unwrap_or_else(max_rss_bytes);
     Ok(MemoryPoint {

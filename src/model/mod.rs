@@ -6,11 +6,13 @@
 mod block;
 mod classifier;
 mod export;
+mod packed;
 mod quant_linear;
 mod rms_norm;
 
 pub use block::Block;
 pub use classifier::{Classifier, ModelDims};
 pub use export::{export_artifact, load_artifact, ArtifactConfig, ExportSummary, LoadedModel};
+pub use packed::{PackedClassifier, PackedLinear};
 pub use quant_linear::{QuantLinear, QuantMode};
 pub use rms_norm::RmsNorm;

@@ -1,16 +1,25 @@
 //! Inference measurements of one trial's exported model: latency against sequence length for
-//! every batch size, and peak memory against input length in fresh child processes. Each
-//! measurement records the kernel that ran.
+//! every batch size, and peak memory against input length in fresh child processes. On the CPU
+//! both run the packed model ([`PackedClassifier`]: quantized weights resident in packed form,
+//! bitlab's own kernels where a scheme has one); on other devices they run the dequantized
+//! reference. Each measurement records the kernels that ran.
+//!
+//! [`compare_packed_with_reference`] checks, on the test split, that the packed model computes
+//! what the reference (whose accuracy the trial reports) computes.
 use super::RunOptions;
+use crate::data::EncodedSplit;
 use crate::experiment::TrialConfig;
-use crate::measure::{kernel_name, measure_latency, measure_memory_in_child};
-use crate::model::LoadedModel;
+use crate::kernels::Backend;
+use crate::measure::{
+    kernel_name, measure_latency, measure_memory_in_child, measure_packed_latency, LatencyPoint,
+};
+use crate::model::{LoadedModel, PackedClassifier, QuantMode};
 use crate::quant::Quantizer;
-use crate::store::Measurement;
+use crate::store::{Measurement, Metric};
 use crate::train::check_interrupted;
 use crate::Result;
 use std::path::Path;
-use tch::Device;
+use tch::{Device, Kind};
 
 fn device_arg(device: Device) -> String {
     match device {
@@ -19,7 +28,8 @@ fn device_arg(device: Device) -> String {
     }
 }
 
-/// Measures `loaded` (the model reloaded from `artifact_path`) as `cfg.measure` asks.
+/// Measures the model of `artifact_path` as `cfg.measure` asks: the packed model on the CPU,
+/// `loaded` (the dequantized reference reloaded from it) on other devices.
 pub fn measure_inference(
     loaded: &LoadedModel,
     quantizer: &dyn Quantizer,
@@ -28,20 +38,33 @@ pub fn measure_inference(
     opts: &RunOptions,
 ) -> Result<Vec<Measurement>> {
     let m = &cfg.measure;
+    let packed = if opts.device == Device::Cpu {
+        let mut packed = PackedClassifier::load(artifact_path, m.threads, Backend::detect())?;
+        packed.set_attention(cfg.model.attention);
+        Some(packed)
+    } else {
+        None
+    };
+    let kernel = packed.as_ref().map_or_else(
+        || kernel_name(quantizer, cfg.model.attention, opts.device),
+        PackedClassifier::kernel_name,
+    );
     let mut measurements = Vec::new();
-    let kernel = kernel_name(quantizer, cfg.model.attention, opts.device);
     for &batch in &m.batch_sizes {
         for &seq_len in &m.seq_lens {
             check_interrupted()?;
-            let point = measure_latency(
-                &loaded.model,
-                loaded.config.dims.vocab_size,
-                seq_len,
-                batch,
-                m.warmup,
-                m.repeats,
-                opts.device,
-            );
+            let point: LatencyPoint = match &packed {
+                Some(model) => measure_packed_latency(model, seq_len, batch, m.warmup, m.repeats),
+                None => measure_latency(
+                    &loaded.model,
+                    loaded.config.dims.vocab_size,
+                    seq_len,
+                    batch,
+                    m.warmup,
+                    m.repeats,
+                    opts.device,
+                ),
+            };
             measurements.push(Measurement {
                 kind: "latency".into(),
                 kernel: kernel.clone(),
@@ -54,6 +77,7 @@ pub fn measure_inference(
             });
         }
     }
+    drop(packed);
     if m.memory {
         let batch = m.batch_sizes.iter().copied().max().unwrap_or(1);
         for &seq_len in &m.seq_lens {
@@ -89,4 +113,129 @@ pub fn measure_inference(
         }
     }
     Ok(measurements)
+}
+
+/// How the packed model compares with its dequantized reference on a split.
+// Until `run_trial` records these metrics (one call, see the module docs), only tests use them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PackedAgreement {
+    /// Share of examples where both predict the same class.
+    pub agreement: f64,
+    /// Largest absolute logit difference over all examples and classes.
+    pub max_logit_diff: f64,
+    /// Bytes of quantized-layer weights the packed model keeps resident.
+    pub resident_quantized_bytes: usize,
+}
+
+impl PackedAgreement {
+    /// As trial metrics: `packed_agreement`, `packed_max_logit_diff` and
+    /// `packed_resident_quantized_bytes`.
+    pub fn metrics(&self) -> Vec<Metric> {
+        [
+            ("packed_agreement", self.agreement),
+            ("packed_max_logit_diff", self.max_logit_diff),
+            (
+                "packed_resident_quantized_bytes",
+                self.resident_quantized_bytes as f64,
+            ),
+        ]
+        .into_iter()
+        .map(|(key, value)| Metric {
+            key: key.into(),
+            step: None,
+            value,
+        })
+        .collect()
+    }
+}
+
+/// Runs the packed model of `artifact_path` (CPU, `threads` threads) and the reference `loaded`
+/// over `split` in batches of `batch_size` and compares logits and predictions. `loaded` must
+/// be on the CPU and use the attention kernel the packed model reads from the artifact.
+pub fn compare_packed_with_reference(
+    loaded: &LoadedModel,
+    artifact_path: &Path,
+    split: &EncodedSplit,
+    batch_size: usize,
+    threads: usize,
+) -> Result<PackedAgreement> {
+    let packed = PackedClassifier::load(artifact_path, threads, Backend::detect())?;
+    let (mut same, mut total, mut max_diff) = (0usize, 0usize, 0f64);
+    for batch in split.batches(batch_size, None) {
+        check_interrupted()?;
+        let reference = tch::no_grad(|| {
+            loaded
+                .model
+                .forward(&batch.ids, &batch.mask, QuantMode::WeightsOnGrid, false)
+        });
+        let got = packed.forward(&batch.ids, &batch.mask);
+        let diff = (&got - &reference).abs().max().double_value(&[]);
+        max_diff = max_diff.max(diff);
+        let agree = got
+            .argmax(-1, false)
+            .eq_tensor(&reference.argmax(-1, false))
+            .to_kind(Kind::Int64)
+            .sum(Kind::Int64)
+            .int64_value(&[]);
+        same += agree as usize;
+        total += batch.labels.size()[0] as usize;
+    }
+    Ok(PackedAgreement {
+        agreement: same as f64 / total.max(1) as f64,
+        max_logit_diff: max_diff,
+        resident_quantized_bytes: packed.resident_quantized_bytes(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::Experiment;
+    use crate::model::{export_artifact, load_artifact, ArtifactConfig, Classifier, ModelDims};
+    use crate::quant::registry;
+    use tch::{nn, Tensor};
+
+    #[test]
+    fn packed_ternary_model_agrees_with_its_reference_on_a_split() {
+        tch::manual_seed(23);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/smoke.toml");
+        let mut trial = Experiment::load(&path).unwrap().trials[0].config.clone();
+        trial.quant.scheme = "ternary".into();
+        let quantizer = registry::resolve(&trial.quant).unwrap();
+        let dims = ModelDims {
+            vocab_size: 40,
+            num_labels: 2,
+        };
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let artifact = dir.path().join("m.bitlab");
+        let config = ArtifactConfig {
+            trial,
+            dims,
+            pad_id: 0,
+        };
+        export_artifact(&vs, &quantizer, &config, &artifact).unwrap();
+        let loaded = load_artifact(&artifact, Device::Cpu).unwrap();
+        let rows = 50;
+        let split = EncodedSplit {
+            ids: Tensor::randint_low(1, 40, [rows, 9], (Kind::Int64, Device::Cpu)),
+            mask: Tensor::ones([rows, 9], (Kind::Int64, Device::Cpu)),
+            labels: Tensor::zeros([rows], (Kind::Int64, Device::Cpu)),
+            lengths: vec![9; rows as usize],
+        };
+        let result = compare_packed_with_reference(&loaded, &artifact, &split, 16, 1).unwrap();
+        assert_eq!(result.agreement, 1.0, "{result:?}");
+        assert!(result.max_logit_diff < 1e-3, "{result:?}");
+        assert!(result.resident_quantized_bytes > 0);
+        let keys: Vec<String> = result.metrics().into_iter().map(|m| m.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "packed_agreement",
+                "packed_max_logit_diff",
+                "packed_resident_quantized_bytes"
+            ]
+        );
+    }
 }

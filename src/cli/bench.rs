@@ -1,0 +1,229 @@
+//! `bitlab bench kernels`: times the matmul kernels (see [`bitlab::kernels::bench`]), prints a
+//! table and records every point in the results database as experiment `kernels`.
+use bitlab::kernels::bench::{run_kernel_bench, BenchConfig, KernelTiming};
+use bitlab::store::{Measurement, Metric, Store, TrialResults};
+use std::path::PathBuf;
+
+/// What to benchmark.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Matrix-vector and matrix-matrix kernels: fp32, bf16, int8 (libtorch) and ternary (bitlab).
+    Kernels(KernelsArgs),
+}
+
+/// Arguments of `bitlab bench kernels`.
+#[derive(Debug, clap::Args)]
+pub struct KernelsArgs {
+    /// Small shapes only (seconds; for tests and smoke runs).
+    #[arg(long)]
+    quick: bool,
+    /// Weight shapes as ROWSxCOLS (`[out, in]`), comma-separated; default: the five.
+    #[arg(long, value_delimiter = ',')]
+    shapes: Vec<String>,
+    /// Tokens per call, comma-separated (1 = matrix-vector).
+    #[arg(long, value_delimiter = ',')]
+    tokens: Vec<usize>,
+    /// Thread counts, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    threads: Vec<usize>,
+    /// Schemes, comma-separated: fp32, bf16, int8, ternary (fp32 always runs as the baseline).
+    #[arg(long, value_delimiter = ',')]
+    schemes: Vec<String>,
+    /// Timed calls per point.
+    #[arg(long)]
+    repeats: Option<usize>,
+    /// Minimum MiB of rotated weight copies per scheme (0: one copy, so small matrices are
+    /// measured from the cache; default 64, twice a 32 MiB L3).
+    #[arg(long)]
+    rotate_mib: Option<usize>,
+    /// Force the portable ternary kernel even where AVX2 is available.
+    #[arg(long)]
+    portable: bool,
+    /// Do not record the results in the database.
+    #[arg(long)]
+    no_store: bool,
+    #[command(flatten)]
+    db: super::DbArgs,
+}
+
+/// Runs `bitlab bench ...`.
+pub fn run(command: BenchCommand) -> bitlab::Result<()> {
+    let BenchCommand::Kernels(args) = command;
+    let mut cfg = if args.quick {
+        BenchConfig::quick()
+    } else {
+        BenchConfig::full()
+    };
+    if !args.shapes.is_empty() {
+        cfg.shapes = args
+            .shapes
+            .iter()
+            .map(|s| parse_shape(s))
+            .collect::<bitlab::Result<_>>()?;
+    }
+    if !args.tokens.is_empty() {
+        cfg.tokens = args.tokens.clone();
+    }
+    if !args.threads.is_empty() {
+        cfg.threads = args.threads.clone();
+    }
+    if !args.schemes.is_empty() {
+        cfg.schemes = args
+            .schemes
+            .iter()
+            .map(|name| {
+                bitlab::kernels::bench::BenchScheme::ALL
+                    .into_iter()
+                    .find(|s| s.name() == name.trim())
+                    .ok_or_else(|| {
+                        bitlab::Error::Invalid(format!(
+                            "--schemes {name}: unknown; use fp32, bf16, int8 or ternary"
+                        ))
+                    })
+            })
+            .collect::<bitlab::Result<_>>()?;
+    }
+    if let Some(repeats) = args.repeats {
+        cfg.repeats = repeats;
+    }
+    if let Some(mib) = args.rotate_mib {
+        cfg.rotate_bytes = mib << 20;
+    }
+    if args.portable {
+        cfg.backend = bitlab::kernels::Backend::Portable;
+    }
+    println!(
+        "{:<8} {:<28} {:>12} {:>4} {:>3} {:>10} {:>10} {:>8} {:>8} {:>8} {:>9}",
+        "scheme",
+        "kernel",
+        "shape",
+        "n",
+        "thr",
+        "median ms",
+        "p95 ms",
+        "GFLOP/s",
+        "GB/s",
+        "x fp32",
+        "weights"
+    );
+    let results = run_kernel_bench(&cfg, |t| {
+        println!(
+            "{:<8} {:<28} {:>12} {:>4} {:>3} {:>10.3} {:>10.3} {:>8.1} {:>8.2} {:>8} {:>5}x{:<3}",
+            t.scheme,
+            t.kernel,
+            format!("{}x{}", t.rows, t.cols),
+            t.tokens,
+            t.threads,
+            t.median_ms,
+            t.p95_ms,
+            t.gflops,
+            t.weight_gbps,
+            t.speedup_vs_fp32
+                .map_or_else(|| "-".into(), |r| format!("{r:.2}")),
+            t.residency,
+            t.copies
+        );
+    })?;
+    if !args.no_store {
+        store_results(&args.db.db, &results)?;
+        println!(
+            "recorded in {} (experiment `kernels`)",
+            args.db.db.display()
+        );
+    }
+    Ok(())
+}
+
+fn parse_shape(text: &str) -> bitlab::Result<(usize, usize)> {
+    let parsed = text
+        .trim()
+        .split_once('x')
+        .and_then(|(r, c)| Some((r.parse().ok()?, c.parse().ok()?)))
+        .filter(|&(r, c): &(usize, usize)| r > 0 && c > 0);
+    parsed.ok_or_else(|| {
+        bitlab::Error::Invalid(format!(
+            "--shapes {text}: expected ROWSxCOLS with positive numbers, e.g. 4096x14336"
+        ))
+    })
+}
+
+/// One trial per (scheme, shape, threads); one `kernel_time` measurement per token count
+/// (`seq_len` = tokens per call), and `gflops`, `weight_gbps` and `speedup_vs_fp32` metrics
+/// with the token count as their step.
+fn store_results(db: &std::path::Path, results: &[KernelTiming]) -> bitlab::Result<()> {
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| bitlab::Error::io(dir, e))?;
+    }
+    let store = Store::open(&PathBuf::from(db))?;
+    let experiment = store.upsert_experiment(
+        "kernels",
+        "matmul kernel benchmark (bitlab bench kernels)",
+        "",
+    )?;
+    let threads = results.iter().map(|r| r.threads).max().unwrap_or(1);
+    let sweep = store.begin_sweep(
+        experiment,
+        &bitlab::measure::capture_environment(tch::Device::Cpu, threads),
+    )?;
+    let mut keys: Vec<(&str, usize, usize, usize)> = results
+        .iter()
+        .map(|r| (r.scheme, r.rows, r.cols, r.threads))
+        .collect();
+    keys.dedup();
+    for (scheme, rows, cols, threads) in keys {
+        let points: Vec<&KernelTiming> = results
+            .iter()
+            .filter(|r| (r.scheme, r.rows, r.cols, r.threads) == (scheme, rows, cols, threads))
+            .collect();
+        let label = format!("{scheme} {rows}x{cols} {threads} thr");
+        let config = serde_json::json!({
+            "scheme": scheme, "rows": rows, "cols": cols, "threads": threads,
+            "kernel": points[0].kernel, "residency": points[0].residency, "copies": points[0].copies,
+        });
+        let hash = format!("kernel-{scheme}-{rows}x{cols}-t{threads}");
+        let trial = store.ensure_trial(experiment, &hash, &config.to_string(), &label)?;
+        store.mark_running(trial.id, sweep)?;
+        let mut metrics = Vec::new();
+        let mut measurements = Vec::new();
+        for p in &points {
+            let step = Some(p.tokens as i64);
+            for (key, value) in [
+                ("gflops", Some(p.gflops)),
+                ("weight_gbps", Some(p.weight_gbps)),
+                ("speedup_vs_fp32", p.speedup_vs_fp32),
+            ] {
+                if let Some(value) = value {
+                    metrics.push(Metric {
+                        key: key.into(),
+                        step,
+                        value,
+                    });
+                }
+            }
+            measurements.push(Measurement {
+                kind: "kernel_time".into(),
+                kernel: p.kernel.clone(),
+                seq_len: p.tokens as i64,
+                batch: 1,
+                median: p.median_ms,
+                p95: p.p95_ms,
+                repeats: p.repeats as i64,
+                unit: "ms".into(),
+            });
+        }
+        store.finish_trial(
+            trial.id,
+            &TrialResults {
+                metrics,
+                measurements,
+                artifact: None,
+                duration_s: points
+                    .iter()
+                    .map(|p| p.median_ms * p.repeats as f64 / 1e3)
+                    .sum(),
+            },
+        )?;
+    }
+    store.end_sweep(sweep, "done")?;
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! Packed low-bit matrix kernels: `y = x W^T` with `W` kept in its packed form.
+//!
+//! - [`Ternary2Bit`]: BitNet b1.58 ternary weights (Ma et al., 2024) at 2 bits, four per byte,
+//!   repacked at load into 128-weight blocks per row so one 32-byte AVX2 load serves 128
+//!   weights; activations quantized to int8 per token ([`QuantizedActivations`]); exact integer
+//!   dot products. The AVX2 route multiplies the unsigned codes `w + 1` by the int8 activations
+//!   with `_mm256_maddubs_epi16`, widens with `_mm256_madd_epi16`, and subtracts the activation
+//!   sum at the end (the route of bitnet.cpp's I2_S and ggml's TQ2_0 kernels).
+//! - A matrix-vector path (one token: decoding) streams the packed weights once; a
+//!   matrix-matrix path (many tokens: prefill) unpacks a tile of weight rows once and reuses it
+//!   across every token of a token block.
+//!
+//! [`Backend`] picks the instruction set at run time (`is_x86_feature_detected!`); the portable
+//! path computes the same integers everywhere, and tests force it to compare both.
+pub mod activations;
+pub mod bench;
+pub mod ternary_2bit;
+mod ternary_avx2;
+mod ternary_portable;
+
+pub use activations::QuantizedActivations;
+pub use ternary_2bit::Ternary2Bit;
+
+/// The instruction set a kernel call runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// x86-64 AVX2 (256-bit integer SIMD); only constructible where the CPU has it.
+    Avx2(Avx2Token),
+    /// Plain Rust, any CPU; the same integer results as [`Backend::Avx2`].
+    Portable,
+}
+
+/// Proof that the running CPU supports AVX2 (obtainable only through [`Avx2Token::detect`]), so
+/// the `unsafe` AVX2 code can rely on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Avx2Token(());
+
+impl Avx2Token {
+    /// `Some` when the CPU running this process supports AVX2.
+    pub fn detect() -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                return Some(Avx2Token(()));
+            }
+        }
+        None
+    }
+}
+
+impl Backend {
+    /// The fastest backend this CPU supports.
+    pub fn detect() -> Self {
+        Avx2Token::detect().map_or(Backend::Portable, Backend::Avx2)
+    }
+
+    /// Short name used in kernel names: `avx2` or `portable`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Avx2(_) => "avx2",
+            Backend::Portable => "portable",
+        }
+    }
+
+    /// Every backend this CPU can run (the portable one always), for tests and benchmarks.
+    pub fn available() -> Vec<Self> {
+        let mut all = vec![Backend::Portable];
+        all.extend(Avx2Token::detect().map(Backend::Avx2));
+        all
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod reference;

@@ -1,0 +1,66 @@
+//! Test support: random ternary matrices and inputs, and the straightforward reference every
+//! kernel is checked against (dequantize, then an f64 matmul), written independently of the
+//! kernels (activation quantization through the QAT fake quantizer in libtorch).
+use crate::quant::int8::quantize_activation_int8_per_token;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tch::Tensor;
+
+/// Random codes in {-1, 0, 1} (`rows * cols`) and a positive scale.
+pub fn random_codes(rows: usize, cols: usize, seed: u64) -> (Vec<i8>, f32) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let codes = (0..rows * cols)
+        .map(|_| rng.random_range(-1i8..=1))
+        .collect();
+    (codes, rng.random_range(0.5f32..50.0))
+}
+
+/// Random activations (`n * cols`) with per-token magnitudes spread over two decades.
+pub fn random_input(n: usize, cols: usize, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut x = Vec::with_capacity(n * cols);
+    for _ in 0..n {
+        let magnitude = rng.random_range(0.1f32..10.0);
+        x.extend((0..cols).map(|_| rng.random_range(-magnitude..magnitude)));
+    }
+    x
+}
+
+/// Checks `y` (`n * rows`, token-major) against `dequantize(codes) / scale` times the
+/// fake-quantized activations, summed in f64.
+///
+/// Tolerance: the kernel's dot product is exact in integers; the only differences are f32
+/// roundings of the two scales' reciprocals and of the result (each within 2^-24 relative)
+/// and the f32 rounding of each dequantized activation in the reference, so
+/// `|y - ref| <= 1e-5 * sum_k |x_k w_k| + 1e-30` is ample (about 40 ulps of the absolute sum)
+/// yet catches any wrong code, sign, offset or scale.
+pub fn assert_close_to_reference(
+    y: &[f32],
+    codes: &[i8],
+    scale: f32,
+    x: &[f32],
+    rows: usize,
+    cols: usize,
+    n: usize,
+) {
+    assert_eq!(y.len(), n * rows);
+    let xq =
+        quantize_activation_int8_per_token(&Tensor::from_slice(x).view([n as i64, cols as i64]));
+    let xq = Vec::<f32>::try_from(&xq.flatten(0, -1)).unwrap();
+    for t in 0..n {
+        for r in 0..rows {
+            let (mut sum, mut abs) = (0f64, 0f64);
+            for k in 0..cols {
+                let w = f64::from(codes[r * cols + k]) / f64::from(scale);
+                let term = f64::from(xq[t * cols + k]) * w;
+                sum += term;
+                abs += term.abs();
+            }
+            let got = f64::from(y[t * rows + r]);
+            assert!(
+                (got - sum).abs() <= 1e-5 * abs + 1e-30,
+                "token {t}, row {r} of {rows}x{cols}: kernel {got}, reference {sum}"
+            );
+        }
+    }
+}
