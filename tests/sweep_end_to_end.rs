@@ -60,6 +60,26 @@ fn smoke_sweep_records_every_trial_and_renders_its_report() {
 
     let rows = runs_csv(tmp.path());
     assert_eq!(rows.len(), 3, "one row per trial of smoke.toml");
+    // The packed model that latency and memory are measured on predicts what the reference
+    // (dequantized) model predicts on at least 99.5% of the test set, for every scheme.
+    let out = bitlab(
+        &["runs", "--format", "csv", "--experiment", "smoke"],
+        tmp.path(),
+    );
+    let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+    let column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "packed_agreement")
+        .expect("packed_agreement column");
+    for row in reader.records().map(|r| r.unwrap()) {
+        let agreement: f64 = row[column].parse().unwrap();
+        assert!(
+            agreement >= 0.995,
+            "packed agreement {agreement} in {row:?}"
+        );
+    }
 
     let report = tmp.path().join("reports/smoke");
     for chart in ["latency", "memory", "storage", "accuracy"] {

@@ -1,12 +1,14 @@
 //! Attention kernels, one per file, behind one enum ([`AttentionKind`]).
 //!
 //! All kernels compute softmax(Q K^T / sqrt(d)) V with a key padding mask; they differ only in
-//! how much memory they touch. The paper credits memory-efficient (flash) attention
+//! how much memory they touch: `naive` and `math` materialize the `len x len` scores, `flash`
+//! (libtorch's kernel) and `chunked` (ours, [`chunked`]) never do. The paper credits memory-efficient (flash) attention
 //! (Dao et al., 2022) for part of its memory savings, so the kernel is a sweep axis.
 use tch::Tensor;
 
 pub use crate::experiment::AttentionKind;
 
+pub mod chunked;
 mod flash;
 mod math;
 mod naive;
@@ -28,12 +30,21 @@ pub struct AttentionInput<'a> {
 }
 
 impl AttentionKind {
+    /// Every kernel, in the order reports list them.
+    pub const ALL: [AttentionKind; 4] = [
+        AttentionKind::Naive,
+        AttentionKind::Math,
+        AttentionKind::Flash,
+        AttentionKind::Chunked,
+    ];
+
     /// Runs this kernel. Output is `[batch, heads, len, head_dim]`.
     pub fn attend(self, input: &AttentionInput) -> Tensor {
         match self {
             AttentionKind::Naive => naive::attend(input),
             AttentionKind::Math => math::attend(input),
             AttentionKind::Flash => flash::attend(input),
+            AttentionKind::Chunked => chunked::attend(input),
         }
     }
 
@@ -44,6 +55,7 @@ impl AttentionKind {
             (AttentionKind::Math, _) => "sdpa-math",
             (AttentionKind::Flash, false) => "flash-cpu",
             (AttentionKind::Flash, true) => "sdpa-cuda",
+            (AttentionKind::Chunked, _) => "chunked",
         }
     }
 }
@@ -57,78 +69,151 @@ pub(crate) fn additive_key_mask(key_mask: &Tensor, kind: tch::Kind) -> Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use tch::{Device, Kind};
 
-    fn inputs(seed: i64) -> (Tensor, Tensor, Tensor, Tensor) {
-        tch::manual_seed(seed);
-        let (b, h, l, d) = (2, 3, 7, 8);
-        let q = Tensor::randn([b, h, l, d], (Kind::Float, Device::Cpu));
-        let k = Tensor::randn([b, h, l, d], (Kind::Float, Device::Cpu));
-        let v = Tensor::randn([b, h, l, d], (Kind::Float, Device::Cpu));
-        // second sequence has 3 padding positions
-        let mask = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]).view([2, 7]);
-        (q, k, v, mask)
+    /// Random `[batch, heads, len, head_dim]` q, k, v and a mask whose sequences hold
+    /// `valid[i]` tokens followed by padding.
+    fn inputs(seed: u64, shape: [i64; 4], valid: &[i64]) -> (Tensor, Tensor, Tensor, Tensor) {
+        tch::manual_seed(seed as i64);
+        let opts = (Kind::Float, Device::Cpu);
+        let [b, _, l, _] = shape;
+        let q = Tensor::randn(shape, opts);
+        let k = Tensor::randn(shape, opts);
+        let v = Tensor::randn(shape, opts);
+        let mask: Vec<i64> = (0..b)
+            .flat_map(|i| (0..l).map(move |j| i64::from(j < valid[i as usize])))
+            .collect();
+        (q, k, v, Tensor::from_slice(&mask).view([b, l]))
     }
 
-    #[test]
-    fn kernels_agree_with_padding() {
-        let (q, k, v, mask) = inputs(0);
-        let input = AttentionInput {
+    /// Output, then gradients w.r.t. q, k and v of `sum(out * upstream)`.
+    fn output_and_gradients(
+        attend: impl Fn(&AttentionInput) -> Tensor,
+        (q, k, v, mask): &(Tensor, Tensor, Tensor, Tensor),
+        upstream: &Tensor,
+    ) -> [Tensor; 4] {
+        let q = q.copy().set_requires_grad(true);
+        let k = k.copy().set_requires_grad(true);
+        let v = v.copy().set_requires_grad(true);
+        let out = attend(&AttentionInput {
             q: &q,
             k: &k,
             v: &v,
-            key_mask: &mask,
-        };
-        let reference = AttentionKind::Naive.attend(&input);
-        for kind in [AttentionKind::Math, AttentionKind::Flash] {
-            let out = kind.attend(&input);
-            let diff = (&out - &reference).abs().max().double_value(&[]);
-            assert!(diff < 1e-5, "{kind:?} differs from naive by {diff}");
+            key_mask: mask,
+        });
+        (&out * upstream).sum(Kind::Float).backward();
+        [out.detach(), q.grad(), k.grad(), v.grad()]
+    }
+
+    /// Largest absolute difference relative to the largest reference magnitude, or to 1 where
+    /// the reference is smaller than that (a saturated softmax has gradients that are exactly
+    /// zero in the naive kernel and round-off in the others).
+    fn relative_difference(got: &Tensor, reference: &Tensor) -> f64 {
+        let scale = reference.abs().max().double_value(&[]).max(1.0);
+        (got - reference).abs().max().double_value(&[]) / scale
+    }
+
+    fn assert_close(what: &str, got: &[Tensor; 4], reference: &[Tensor; 4]) {
+        for (name, (g, r)) in ["output", "dq", "dk", "dv"]
+            .iter()
+            .zip(got.iter().zip(reference))
+        {
+            let diff = relative_difference(g, r);
+            assert!(
+                diff <= 1e-5,
+                "{what}: {name} differs from naive by {diff:e} (relative)"
+            );
+        }
+    }
+
+    /// A shape, its per-sequence valid lengths (at least one token each), a seed, and block
+    /// sizes for the chunked kernel small enough to cut the sequence into several blocks.
+    fn case() -> impl Strategy<Value = ([i64; 4], Vec<i64>, u64, i64, i64)> {
+        (
+            1i64..=2,
+            1i64..=3,
+            1i64..=13,
+            prop::sample::select(vec![4i64, 8, 16]),
+        )
+            .prop_flat_map(|(b, h, l, d)| {
+                (
+                    Just([b, h, l, d]),
+                    prop::collection::vec(1..=l, b as usize),
+                    any::<u64>(),
+                    1i64..=5,
+                    1i64..=5,
+                )
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+
+        /// Every kernel (and the chunked kernel at several block sizes) computes the same
+        /// outputs and gradients as the naive one, within 1e-5 relative, with random padding.
+        #[test]
+        fn kernels_agree_on_outputs_and_gradients(
+            (shape, valid, seed, query_block, key_block) in case()
+        ) {
+            let data = inputs(seed, shape, &valid);
+            let upstream = Tensor::randn(shape, (Kind::Float, Device::Cpu));
+            let reference =
+                output_and_gradients(|i| AttentionKind::Naive.attend(i), &data, &upstream);
+            for kind in AttentionKind::ALL {
+                let got = output_and_gradients(|i| kind.attend(i), &data, &upstream);
+                assert_close(&format!("{kind:?}"), &got, &reference);
+            }
+            let got = output_and_gradients(
+                |i| chunked::attend_blocked(i, query_block, key_block),
+                &data,
+                &upstream,
+            );
+            assert_close(&format!("chunked {query_block}x{key_block}"), &got, &reference);
         }
     }
 
     #[test]
-    fn padding_keys_are_ignored() {
-        let (q, k, v, mask) = inputs(1);
+    fn padding_keys_are_ignored_by_every_kernel() {
+        let (q, k, v, mask) = inputs(1, [2, 3, 7, 8], &[7, 4]);
         let input = AttentionInput {
             q: &q,
             k: &k,
             v: &v,
             key_mask: &mask,
         };
-        let out = AttentionKind::Flash.attend(&input);
-        // Changing the values at padded positions must not change any output.
-        let v2 = v.copy();
+        // Changing the keys and values at padded positions must not change any output.
+        let (k2, v2) = (k.copy(), v.copy());
+        let _ = k2.get(1).narrow(1, 4, 3).fill_(-50.0);
         let _ = v2.get(1).narrow(1, 4, 3).fill_(100.0);
-        let input2 = AttentionInput { v: &v2, ..input };
-        let out2 = AttentionKind::Flash.attend(&input2);
-        assert!((&out - &out2).abs().max().double_value(&[]) < 1e-6);
+        let changed = AttentionInput {
+            k: &k2,
+            v: &v2,
+            ..input
+        };
+        for kind in AttentionKind::ALL {
+            let diff = (kind.attend(&input) - kind.attend(&changed))
+                .abs()
+                .max()
+                .double_value(&[]);
+            assert!(
+                diff < 1e-6,
+                "{kind:?}: padding changed the output by {diff}"
+            );
+        }
     }
 
     #[test]
-    fn gradients_agree() {
-        let (q, k, v, mask) = inputs(2);
-        let mut grads = vec![];
-        for kind in [
-            AttentionKind::Naive,
-            AttentionKind::Math,
-            AttentionKind::Flash,
-        ] {
-            let q = q.copy().set_requires_grad(true);
-            let input = AttentionInput {
-                q: &q,
-                k: &k,
-                v: &v,
-                key_mask: &mask,
-            };
-            kind.attend(&input)
-                .pow_tensor_scalar(2)
-                .sum(Kind::Float)
-                .backward();
-            grads.push(q.grad());
-        }
-        for g in &grads[1..] {
-            assert!((g - &grads[0]).abs().max().double_value(&[]) < 1e-4);
-        }
+    fn chunked_blocks_cover_lengths_that_are_not_multiples_of_the_block() {
+        let (q, k, v, mask) = inputs(3, [1, 2, 2 * chunked::QUERY_BLOCK + 3, 4], &[300]);
+        let input = AttentionInput {
+            q: &q,
+            k: &k,
+            v: &v,
+            key_mask: &mask,
+        };
+        let got = AttentionKind::Chunked.attend(&input);
+        let reference = AttentionKind::Naive.attend(&input);
+        assert!(relative_difference(&got, &reference) <= 1e-5);
     }
 }

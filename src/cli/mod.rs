@@ -1,6 +1,8 @@
 //! Command-line interface: clap types and one file per subcommand. The library never sees clap.
+mod bench;
 mod datasets;
 mod measure_memory;
+mod measure_train_step;
 mod quantizers;
 mod report;
 mod runs;
@@ -38,11 +40,17 @@ enum Command {
     /// Fetch or list datasets.
     #[command(subcommand)]
     Datasets(datasets::DatasetsCommand),
-    /// List the registered quantizers.
-    Quantizers,
+    /// List the registered quantizers (and those an experiment file declares).
+    Quantizers(quantizers::QuantizersArgs),
+    /// Benchmark the matmul kernels and record the results.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// (internal) Measure peak memory of one forward pass in this fresh process.
     #[command(hide = true)]
     MeasureMemory(measure_memory::MeasureMemoryArgs),
+    /// (internal) Measure peak memory of one training step in this fresh process.
+    #[command(hide = true)]
+    MeasureTrainStep(measure_train_step::MeasureTrainStepArgs),
 }
 
 /// Parses a device name: `cpu`, `cuda`, `cuda:N` or `auto` (CUDA when libtorch sees a GPU).
@@ -79,8 +87,10 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Runs(args) => runs::run(args),
         Command::Datasets(command) => datasets::run(command),
-        Command::Quantizers => quantizers::run(),
+        Command::Quantizers(args) => quantizers::run(args),
+        Command::Bench(command) => bench::run(command),
         Command::MeasureMemory(args) => measure_memory::run(args),
+        Command::MeasureTrainStep(args) => measure_train_step::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -89,12 +99,8 @@ pub fn main() -> ExitCode {
             ExitCode::from(130)
         }
         Err(error) => {
+            // Every variant's message already includes its cause.
             eprintln!("error: {error}");
-            let mut source = std::error::Error::source(&error);
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
-            }
             ExitCode::FAILURE
         }
     }

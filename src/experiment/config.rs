@@ -133,18 +133,27 @@ pub enum AttentionKind {
     /// libtorch's CPU flash attention (memory-efficient, has a backward).
     #[default]
     Flash,
+    /// bitlab's own blocked attention with an online softmax, from tch operations
+    /// (memory linear in length at inference; see `src/attention/chunked.rs`).
+    Chunked,
 }
 
 /// Quantization settings; `scheme` names a registered quantizer (see [`crate::quant`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuantConfig {
-    /// Quantizer name: fp32, fp16, bf16, int8, int4, ternary (alias 1.58bit).
+    /// Quantizer name: a registered one (`bitlab quantizers`: fp32, ternary alias 1.58bit, ...)
+    /// or one declared in the experiment file's `[quantizers.NAME]` tables.
     #[serde(default = "default_scheme")]
     pub scheme: String,
     /// Group size for group-wise schemes (int4).
     #[serde(default = "default_group_size")]
     pub group_size: usize,
+    /// Definition of a quantizer declared in the experiment file (`[quantizers.NAME]`), filled
+    /// in by the loader when `scheme` names one, so the trial hash covers the definition and
+    /// artifacts reload without the file. Absent (and not serialized) for built-in schemes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uniform: Option<crate::quant::UniformSpec>,
 }
 
 impl Default for QuantConfig {
@@ -152,6 +161,7 @@ impl Default for QuantConfig {
         Self {
             scheme: default_scheme(),
             group_size: default_group_size(),
+            uniform: None,
         }
     }
 }
@@ -258,6 +268,11 @@ pub struct MeasureConfig {
     /// Measure peak memory per sequence length (one child process per point).
     #[serde(default = "yes")]
     pub memory: bool,
+    /// Also measure a training step (forward, backward, optimizer step) per sequence length at
+    /// the smallest batch size: its time, and its peak memory in a fresh child process per
+    /// point. Left out of the stored configuration (and so of trial hashes) when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub training: bool,
 }
 
 impl Default for MeasureConfig {
@@ -269,12 +284,16 @@ impl Default for MeasureConfig {
             repeats: default_repeats(),
             threads: default_threads(),
             memory: true,
+            training: false,
         }
     }
 }
 
 fn yes() -> bool {
     true
+}
+fn is_false(value: &bool) -> bool {
+    !value
 }
 fn default_tokenizer_kind() -> TokenizerKind {
     TokenizerKind::Wordpiece

@@ -366,7 +366,12 @@ mod tests {
         );
         assert_eq!(
             tree.lookup("model.attention").unwrap(),
-            &FieldKind::Choice(vec!["naive".into(), "math".into(), "flash".into()])
+            &FieldKind::Choice(vec![
+                "naive".into(),
+                "math".into(),
+                "flash".into(),
+                "chunked".into()
+            ])
         );
         assert!(matches!(
             tree.lookup("dataset.tokenizer").unwrap(),

@@ -9,6 +9,7 @@
 //! Errors are [`Error::Config`] naming the file, the key, its line and column where known,
 //! and the fix.
 pub mod config;
+pub mod declared;
 mod field_tree;
 pub mod hash;
 mod schema;
@@ -24,6 +25,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 pub use config::*;
+pub use declared::DeclaredQuantizer;
 pub use hash::{canonical_hash, training_hash};
 pub use sweep::SHORTHANDS;
 
@@ -57,6 +59,8 @@ pub struct Experiment {
     pub source: String,
     /// Trials in grid order (first axis varies slowest).
     pub trials: Vec<Trial>,
+    /// Quantizers declared in `[quantizers.NAME]` tables, sorted by name.
+    pub quantizers: Vec<DeclaredQuantizer>,
 }
 
 impl Experiment {
@@ -117,13 +121,17 @@ fn missing_file_message(path: &Path) -> String {
 pub fn parse(text: &str, path: &Path) -> Result<Experiment> {
     let source = Source(text);
     let raw = schema::parse_raw(text).map_err(|m| config_error(path, m))?;
+    let quantizers = declared::parse_declarations(raw.quantizers.clone(), source)
+        .map_err(|m| config_error(path, m))?;
     let points = sweep::expand(&raw.sweep, source).map_err(|m| config_error(path, m))?;
 
     let mut trials: Vec<Trial> = Vec::with_capacity(points.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
     for point in &points {
         let label = point.label();
-        let config = resolve(&raw.base, point, text)
+        let mut config = resolve(&raw.base, point, text)
+            .map_err(|m| config_error(path, format!("trial `{label}`: {m}")))?;
+        attach_declaration(&mut config, &quantizers)
             .map_err(|m| config_error(path, format!("trial `{label}`: {m}")))?;
         let problems = validate::problems(&config);
         if !problems.is_empty() {
@@ -167,7 +175,31 @@ pub fn parse(text: &str, path: &Path) -> Result<Experiment> {
         path: path.to_path_buf(),
         source: text.to_string(),
         trials,
+        quantizers,
     })
+}
+
+/// Copies the declaration `config.quant.scheme` names (if any) into `config.quant.uniform`, so
+/// the trial carries, and its hash covers, the quantizer's definition.
+fn attach_declaration(
+    config: &mut TrialConfig,
+    quantizers: &[DeclaredQuantizer],
+) -> Result<(), String> {
+    let Some(declared) = quantizers.iter().find(|d| d.name == config.quant.scheme) else {
+        return Ok(());
+    };
+    match &config.quant.uniform {
+        Some(inline) if *inline != declared.spec => Err(format!(
+            "quant.uniform is written in the file and differs from [quantizers.{}]
+  fix: \
+             remove the [quant.uniform] table; the declaration is copied in automatically",
+            declared.name
+        )),
+        _ => {
+            config.quant.uniform = Some(declared.spec.clone());
+            Ok(())
+        }
+    }
 }
 
 fn config_error(path: &Path, message: String) -> Error {
@@ -349,6 +381,44 @@ seq_lens = [16, 64]
         assert_eq!(config.dataset.tokenizer.vocab_size, 1000);
         assert_eq!(config.measure.seq_lens, [16, 64]);
         assert_eq!(config.measure.threads, 2);
+    }
+
+    /// Adding optional fields to the configuration must not change any existing trial's hash:
+    /// these are the hashes of experiments/smoke.toml before declared quantizers existed.
+    #[test]
+    fn smoke_trial_hashes_are_stable() {
+        let experiment = load(&repo_file("smoke.toml")).unwrap();
+        assert!(experiment.quantizers.is_empty());
+        let hashes: Vec<&str> = experiment.trials.iter().map(|t| t.hash.as_str()).collect();
+        assert_eq!(
+            hashes,
+            ["cbab156346ab2025", "8bff8dde61ac90de", "a6a98bbf10b62391"]
+        );
+        let json = serde_json::to_value(&experiment.trials[0].config).unwrap();
+        assert!(json["quant"].get("uniform").is_none(), "{json}");
+    }
+
+    #[test]
+    fn declared_quantizers_travel_with_their_trials() {
+        let text = format!(
+            "{BASE}\n[quantizers.int3_g16]\nkind = \"uniform\"\nbits = 3\n\
+             granularity = \"group\"\ngroup_size = 16\n\
+             [sweep]\nquantizer = [\"fp32\", \"int3_g16\"]\n"
+        );
+        let experiment = parse_str(&text).unwrap();
+        assert_eq!(experiment.quantizers.len(), 1);
+        assert!(experiment.trials[0].config.quant.uniform.is_none());
+        let spec = experiment.trials[1].config.quant.uniform.clone().unwrap();
+        assert_eq!((spec.bits, spec.group_size), (3, Some(16)));
+        // The definition is part of the trial's identity.
+        let other = parse_str(&text.replace("bits = 3", "bits = 4")).unwrap();
+        assert_eq!(experiment.trials[0].hash, other.trials[0].hash);
+        assert_ne!(experiment.trials[1].hash, other.trials[1].hash);
+        let err = message(parse_str(&text.replace("bits = 3", "bits = 0")));
+        assert!(
+            err.contains("[quantizers.int3_g16]") && err.contains("fix:"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! The file is parsed once into toml's spanned document tree ([`toml::de::DeTable`]), so every
 //! later error can point at a line and column. This stage splits the document into the
 //! `[experiment]` header (deserialized with `deny_unknown_fields`), the `[sweep]` table (axes,
-//! `[[sweep.zip]]` groups and `[[sweep.exclude]]` filters, checked for shape) and the base trial
-//! (every other table, deserialized later, per grid point, into
-//! [`TrialConfig`](super::TrialConfig)).
+//! `[[sweep.zip]]` groups and `[[sweep.exclude]]` filters, checked for shape), the
+//! `[quantizers]` declarations (checked by [`super::declared`]) and the base trial (every other
+//! table, deserialized later, per grid point, into [`TrialConfig`](super::TrialConfig)).
 use std::ops::Range;
 
 use serde::Deserialize;
@@ -77,6 +77,8 @@ pub struct RawExperiment<'i> {
     pub base: Spanned<DeTable<'i>>,
     /// The sweep.
     pub sweep: RawSweep<'i>,
+    /// The `[quantizers]` table of declared quantizers, if present.
+    pub quantizers: Option<SpannedValue<'i>>,
 }
 
 /// The source text, for turning byte offsets into line and column numbers.
@@ -138,10 +140,12 @@ pub fn parse_raw(text: &str) -> Result<RawExperiment<'_>, String> {
         None => RawSweep::default(),
         Some(sweep) => parse_sweep(sweep, source)?,
     };
+    let quantizers = base.remove("quantizers");
     Ok(RawExperiment {
         header,
         base: Spanned::new(document_span, base),
         sweep,
+        quantizers,
     })
 }
 

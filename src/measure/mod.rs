@@ -4,9 +4,14 @@
 mod environment;
 mod latency;
 mod memory;
+mod peak_rss;
 mod stats;
+mod train_step;
 
 pub use environment::capture_environment;
-pub use latency::{kernel_name, measure_latency, LatencyPoint};
+pub use latency::{kernel_name, measure_latency, measure_packed_latency, LatencyPoint};
 pub use memory::{measure_memory_in_child, memory_point, MemoryPoint};
 pub use stats::{median, percentile};
+pub use train_step::{
+    measure_train_memory_in_child, measure_train_step, train_memory_point, TrainStepBench,
+};

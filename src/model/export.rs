@@ -57,6 +57,7 @@ pub fn export_artifact(
     let high_precision = registry::resolve(&QuantConfig {
         scheme: quantizer.high_precision_storage().to_string(),
         group_size: config.trial.quant.group_size,
+        uniform: None,
     })?;
     let mut variables: Vec<_> = vs.variables().into_iter().collect();
     variables.sort_by(|a, b| a.0.cmp(&b.0));
@@ -155,16 +156,36 @@ mod tests {
         trial.quant = QuantConfig {
             scheme: scheme.into(),
             group_size: 8,
+            uniform: None,
         };
         trial
     }
 
-    /// The reloaded artifact computes what the trained QAT model computes.
+    /// The reloaded artifact computes what the trained QAT model computes, for every registered
+    /// scheme and for a declared one (whose definition travels in the trial's `quant.uniform`).
     #[test]
     fn artifact_round_trip_preserves_logits_for_every_scheme() {
-        for scheme in ["fp32", "fp16", "bf16", "int8", "int4", "ternary"] {
+        let declared = QuantConfig {
+            scheme: "int3_g16".into(),
+            group_size: 8,
+            uniform: Some(crate::quant::UniformSpec {
+                bits: 3,
+                granularity: crate::quant::UniformGranularity::Group,
+                group_size: Some(16),
+                symmetric: false,
+                scale: crate::quant::ScaleRule::Mse,
+            }),
+        };
+        let registered = registry::names().into_iter().map(|name| QuantConfig {
+            scheme: name.into(),
+            group_size: 8,
+            uniform: None,
+        });
+        for quant in registered.chain([declared]) {
             tch::manual_seed(7);
-            let trial = smoke_trial(scheme);
+            let scheme = quant.scheme.clone();
+            let mut trial = smoke_trial(&scheme);
+            trial.quant = quant;
             let quantizer = registry::resolve(&trial.quant).unwrap();
             let dims = ModelDims {
                 vocab_size: 50,
@@ -176,6 +197,7 @@ mod tests {
             let storage = registry::resolve(&QuantConfig {
                 scheme: quantizer.high_precision_storage().into(),
                 group_size: 8,
+                uniform: None,
             })
             .unwrap();
             tch::no_grad(|| {

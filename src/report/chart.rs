@@ -14,7 +14,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::data::ReportData;
 use super::font::ensure_font;
-use super::{accuracy_chart, latency_chart, memory_chart, storage_chart};
+use super::{accuracy_chart, latency_chart, memory_chart, storage_chart, training_chart};
 use crate::{Error, Result};
 
 /// One figure of a report.
@@ -60,6 +60,7 @@ pub fn render_all(data: &ReportData, out_dir: &Path) -> Result<Vec<RenderedChart
     Ok(vec![
         render_chart(&latency_chart::LatencyChart, data, out_dir)?,
         render_chart(&memory_chart::MemoryChart, data, out_dir)?,
+        render_chart(&training_chart::TrainingChart, data, out_dir)?,
         render_chart(&storage_chart::StorageChart, data, out_dir)?,
         render_chart(&accuracy_chart::AccuracyChart, data, out_dir)?,
     ])

@@ -29,6 +29,12 @@ pub mod kinds {
     pub const MEMORY: &str = "memory";
     /// Peak RSS above the process baseline before the forward, in bytes.
     pub const MEMORY_DELTA: &str = "memory_delta";
+    /// Time of one training step (forward, backward, optimizer step) in ms.
+    pub const TRAIN_STEP: &str = "train_step";
+    /// Peak RSS of a fresh child process running one training step, in bytes.
+    pub const TRAIN_MEMORY: &str = "train_memory";
+    /// That peak above the process baseline before the step, in bytes.
+    pub const TRAIN_MEMORY_DELTA: &str = "train_memory_delta";
 }
 
 /// The scheme every ratio and accuracy gap is relative to.
@@ -62,11 +68,14 @@ pub struct SeriesPoint {
     pub n: usize,
 }
 
-/// A measurement curve of one scheme, kernel and batch size, averaged over seeds.
+/// A measurement curve of one scheme, attention kernel, kernel and batch size, averaged over
+/// seeds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     /// Quantization scheme.
     pub scheme: String,
+    /// Attention kernel of the trials (`config.model.attention`).
+    pub attention: String,
     /// Kernel that ran.
     pub kernel: String,
     /// Batch size.
@@ -219,15 +228,37 @@ impl ReportData {
         summaries
     }
 
-    /// Measurements of `kind` from done trials, averaged over seeds per scheme, kernel and batch.
+    /// Attention kernels of the done trials, in order of first appearance.
+    pub fn attentions(&self) -> Vec<String> {
+        let mut attentions: Vec<String> = Vec::new();
+        for trial in self.done() {
+            let attention = attention_of(trial);
+            if !attentions.contains(&attention) {
+                attentions.push(attention);
+            }
+        }
+        attentions
+    }
+
+    /// Whether the done trials differ in attention kernel (then charts draw a line per kernel
+    /// and colour lines by kernel rather than by scheme).
+    pub fn attention_varies(&self) -> bool {
+        self.attentions().len() > 1
+    }
+
+    /// Measurements of `kind` from done trials, averaged over seeds per scheme, attention
+    /// kernel, kernel and batch.
     pub fn series(&self, kind: &str) -> Vec<Series> {
-        type Key = (usize, String, i64);
+        type Key = (usize, usize, String, i64);
+        let attentions = self.attentions();
         let mut groups: BTreeMap<Key, BTreeMap<i64, Vec<(f64, f64)>>> = BTreeMap::new();
         for trial in self.done() {
             let scheme_index = self.scheme_index(&scheme_of(trial));
+            let attention = attention_of(trial);
+            let attention_index = attentions.iter().position(|a| *a == attention).unwrap_or(0);
             for m in trial.measurements.iter().filter(|m| m.kind == kind) {
                 groups
-                    .entry((scheme_index, m.kernel.clone(), m.batch))
+                    .entry((scheme_index, attention_index, m.kernel.clone(), m.batch))
                     .or_default()
                     .entry(m.seq_len)
                     .or_default()
@@ -236,25 +267,28 @@ impl ReportData {
         }
         groups
             .into_iter()
-            .map(|((scheme_index, kernel, batch), by_len)| Series {
-                scheme: self.schemes.get(scheme_index).cloned().unwrap_or_default(),
-                kernel,
-                batch,
-                points: by_len
-                    .into_iter()
-                    .map(|(seq_len, values)| {
-                        let n = values.len();
-                        let median = values.iter().map(|v| v.0).sum::<f64>() / n as f64;
-                        let p95 = values.iter().map(|v| v.1).sum::<f64>() / n as f64;
-                        SeriesPoint {
-                            seq_len,
-                            median,
-                            p95,
-                            n,
-                        }
-                    })
-                    .collect(),
-            })
+            .map(
+                |((scheme_index, attention_index, kernel, batch), by_len)| Series {
+                    scheme: self.schemes.get(scheme_index).cloned().unwrap_or_default(),
+                    attention: attentions.get(attention_index).cloned().unwrap_or_default(),
+                    kernel,
+                    batch,
+                    points: by_len
+                        .into_iter()
+                        .map(|(seq_len, values)| {
+                            let n = values.len();
+                            let median = values.iter().map(|v| v.0).sum::<f64>() / n as f64;
+                            let p95 = values.iter().map(|v| v.1).sum::<f64>() / n as f64;
+                            SeriesPoint {
+                                seq_len,
+                                median,
+                                p95,
+                                n,
+                            }
+                        })
+                        .collect(),
+                },
+            )
             .collect()
     }
 
@@ -294,6 +328,14 @@ pub fn scheme_of(trial: &TrialRecord) -> String {
     trial.config["quant"]["scheme"]
         .as_str()
         .unwrap_or("unknown")
+        .to_string()
+}
+
+/// The trial's attention kernel (`config.model.attention`), or empty when not recorded.
+pub fn attention_of(trial: &TrialRecord) -> String {
+    trial.config["model"]["attention"]
+        .as_str()
+        .unwrap_or_default()
         .to_string()
 }
 

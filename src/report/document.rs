@@ -3,8 +3,9 @@
 //! [`Document`], so `report.md` and `index.html` always say the same thing.
 use super::chart::RenderedChart;
 use super::data::{ReportData, BASELINE_SCHEME};
+use super::growth::FIT_MIN_LEN;
 use super::notes::kernel_notes;
-use super::tables::{environment_table, scheme_table, trial_table, Table};
+use super::tables::{environment_table, growth_table, scheme_table, trial_table, Table};
 use crate::store::status;
 
 /// A chart image in a section.
@@ -108,6 +109,19 @@ pub fn build(data: &ReportData, charts: &[RenderedChart]) -> Document {
                 ..Section::default()
             },
             Section {
+                heading: "Growth with length".into(),
+                paragraphs: vec![format!(
+                    "Each series' growth exponent is the least-squares slope of log(median) \
+                     against log(length), fitted over the lengths of at least {FIT_MIN_LEN:.0} \
+                     tokens when two or more were measured, over every length otherwise: about 1 \
+                     means linear growth, about 2 quadratic. Absolute peak memory includes \
+                     libtorch and the weights, which do not grow; the growth of the memory \
+                     needed by the pass itself is the `memory_delta` / `train_memory_delta` rows."
+                )],
+                table: Some(growth_table(data)),
+                ..Section::default()
+            },
+            Section {
                 heading: "Trials".into(),
                 paragraphs: vec![format!(
                     "Every trial with its status. Latency in ms{batch} (median of the repeats); \
@@ -167,6 +181,13 @@ mod tests {
         let kernels = &doc.sections[3];
         assert!(kernels.paragraphs[0].contains("is fp32 latency whenever the kernel says so"));
         assert_eq!(kernels.bullets.len(), 1);
-        assert_eq!(doc.sections[5].table.as_ref().unwrap().rows.len(), 3);
+        let growth = &doc.sections[5];
+        assert_eq!(growth.heading, "Growth with length");
+        // Latency at batch 1 and 4 for each done scheme; batch 1 has two lengths to fit.
+        let rows = &growth.table.as_ref().unwrap().rows;
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[0][4], "1.00", "fp32 batch 1: 1 ms @32, 2 ms @64");
+        assert_eq!(rows[1][4], "—", "a single length has no exponent");
+        assert_eq!(doc.sections[6].table.as_ref().unwrap().rows.len(), 3);
     }
 }

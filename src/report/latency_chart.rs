@@ -1,14 +1,16 @@
-//! Inference latency vs sequence length: one line per scheme and kernel, one panel per batch
-//! size; markers at the median over seeds, whiskers to the p95.
+//! Inference latency vs sequence length: one line per scheme and kernel (per attention kernel
+//! when trials differ in it), one panel per batch size; markers at the median over seeds,
+//! whiskers to the p95; each legend entry ends with the line's fitted growth exponent.
 //!
 //! The legend names the kernel that ran, so a reader sees when a "quantized" scheme was timed
 //! with dequantized fp32 weights (its latency is then fp32 latency; see DESIGN.md).
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::chart::{scheme_color, Chart};
+use super::chart::Chart;
 use super::data::{kinds, ReportData};
-use super::line_panel::{LinePanel, PanelLine};
+use super::line_panel::LinePanel;
+use super::series_style::series_line;
 use crate::Result;
 
 /// Height in pixels of one batch-size panel.
@@ -33,15 +35,7 @@ impl LatencyChart {
                 lines: series
                     .iter()
                     .filter(|s| s.batch == batch)
-                    .map(|s| PanelLine {
-                        label: format!("{} — kernel: {}", s.scheme, s.kernel),
-                        color: scheme_color(data.scheme_index(&s.scheme)),
-                        points: s
-                            .points
-                            .iter()
-                            .map(|p| (p.seq_len as f64, p.median, p.p95))
-                            .collect(),
-                    })
+                    .map(|s| series_line(data, s, 1.0, false))
                     .collect(),
             })
             .collect()
@@ -103,7 +97,7 @@ mod tests {
         assert_eq!(panels[0].lines.len(), 2);
         assert_eq!(
             panels[0].lines[1].label,
-            "ternary — kernel: libtorch-fp32 (dequantized)"
+            "ternary, kernel: libtorch-fp32 (dequantized), growth L^1.00 (fit 32–64)"
         );
         assert_eq!(
             panels[0].lines[0].points,

@@ -1,4 +1,6 @@
-//! Peak memory vs input length: one line per scheme (and kernel, batch), mean over seeds.
+//! Peak memory vs input length: one line per scheme (and kernel, batch; per attention kernel
+//! when trials differ in it), mean over seeds, each legend entry ending with the line's fitted
+//! growth exponent.
 //!
 //! The top panel is the peak RSS of a fresh child process per point (`memory`: ru_maxrss is a
 //! process-lifetime maximum, so each point needs its own process); the bottom panel, when
@@ -6,10 +8,11 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::chart::{scheme_color, Chart};
+use super::chart::Chart;
 use super::data::{kinds, ReportData};
 use super::format::byte_unit;
-use super::line_panel::{LinePanel, PanelLine};
+use super::line_panel::LinePanel;
+use super::series_style::series_line;
 use crate::Result;
 
 /// Height in pixels of one panel.
@@ -22,44 +25,45 @@ pub struct MemoryChart;
 impl MemoryChart {
     /// One panel per recorded memory kind: peak RSS, then growth above baseline.
     pub fn panels(data: &ReportData) -> Vec<LinePanel> {
-        [
-            (kinds::MEMORY, "peak RSS of a fresh process"),
-            (
-                kinds::MEMORY_DELTA,
-                "peak RSS above the pre-forward baseline",
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(kind, what)| {
+        byte_panels(
+            data,
+            &[
+                (kinds::MEMORY, "peak RSS of a fresh process"),
+                (
+                    kinds::MEMORY_DELTA,
+                    "peak RSS above the pre-forward baseline",
+                ),
+            ],
+        )
+    }
+}
+
+/// One panel per `(kind, what)` with measurements, in binary byte units; `what` names the
+/// quantity in the caption and the y axis.
+pub fn byte_panels(data: &ReportData, panels: &[(&str, &str)]) -> Vec<LinePanel> {
+    panels
+        .iter()
+        .filter_map(|&(kind, what)| {
             let series = data.series(kind);
+            if series.is_empty() {
+                return None;
+            }
             let max = series
                 .iter()
                 .flat_map(|s| &s.points)
                 .map(|p| p.p95.max(p.median))
                 .fold(0.0, f64::max);
-            if series.is_empty() {
-                return None;
-            }
             let (scale, unit) = byte_unit(max);
             Some(LinePanel {
                 caption: format!("{what} (markers: median over seeds, whiskers: p95)"),
                 y_desc: format!("{what} ({unit})"),
                 lines: series
                     .iter()
-                    .map(|s| PanelLine {
-                        label: format!("{} — batch {}, kernel: {}", s.scheme, s.batch, s.kernel),
-                        color: scheme_color(data.scheme_index(&s.scheme)),
-                        points: s
-                            .points
-                            .iter()
-                            .map(|p| (p.seq_len as f64, p.median / scale, p.p95 / scale))
-                            .collect(),
-                    })
+                    .map(|s| series_line(data, s, scale, true))
                     .collect(),
             })
         })
         .collect()
-    }
 }
 
 impl Chart for MemoryChart {

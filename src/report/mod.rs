@@ -19,7 +19,16 @@
 //! - Measurements: kind `latency` (unit `ms`, per `seq_len` and `batch`, with the kernel that
 //!   ran, e.g. `libtorch-fp32 (dequantized)`); kind `memory` (unit `bytes`, median = peak RSS of
 //!   a fresh child process at that input length, batch as given, kernel recorded); kind
-//!   `memory_delta` (bytes above the process baseline before the forward).
+//!   `memory_delta` (bytes above the process baseline before the forward). With
+//!   `measure.training`: kind `train_step` (unit `ms`, one QAT training step: forward,
+//!   backward, AdamW step, at the smallest measured batch), `train_memory` and
+//!   `train_memory_delta` (bytes, like `memory` and `memory_delta` for one training step).
+//! - `reused_checkpoint` is 1 when the trial did not train but reused the checkpoint of an
+//!   earlier trial with the same training configuration (it then reports that checkpoint's
+//!   `train_*` metrics and curves, and its own test evaluation), 0 when it trained.
+//! - Series are per scheme, attention kernel, kernel and batch; when the done trials differ in
+//!   attention kernel, charts colour lines by attention kernel. Every line's legend and the
+//!   growth table give its fitted growth exponent ([`growth`]).
 //! - Storage ratios and accuracy gaps are relative to the scheme named `fp32`
 //!   ([`data::BASELINE_SCHEME`]). A kernel name containing `dequantized` means the weights were
 //!   dequantized to full precision before the matmul: that scheme's latency is fp32 latency, and
@@ -35,6 +44,7 @@ pub mod data;
 pub mod document;
 pub mod font;
 pub mod format;
+pub mod growth;
 pub mod html;
 pub mod latency_chart;
 pub mod line_panel;
@@ -43,9 +53,11 @@ pub mod memory_chart;
 pub mod notes;
 pub mod readme;
 pub mod runs;
+pub mod series_style;
 pub mod stats;
 pub mod storage_chart;
 pub mod tables;
+pub mod training_chart;
 
 pub use chart::Chart;
 pub use data::ReportData;
@@ -57,8 +69,9 @@ use std::path::{Path, PathBuf};
 use crate::store::Store;
 use crate::{Error, Result};
 
-/// Renders `reports/<experiment>/`: latency.svg+png, memory.svg+png, storage.svg+png,
-/// accuracy.svg+png, index.html, report.md, trials.csv. Returns the paths written.
+/// Renders `reports/<experiment>/`: latency.svg+png, memory.svg+png, training.svg+png,
+/// storage.svg+png, accuracy.svg+png, index.html, report.md, trials.csv. Returns the paths
+/// written.
 ///
 /// `out_dir` is the experiment's report directory itself (created if missing).
 pub fn render(store: &Store, experiment: &str, out_dir: &Path) -> Result<Vec<PathBuf>> {
@@ -221,6 +234,8 @@ mod tests {
             "latency.png",
             "memory.svg",
             "memory.png",
+            "training.svg",
+            "training.png",
             "storage.svg",
             "storage.png",
             "accuracy.svg",
@@ -325,7 +340,7 @@ mod tests {
             .ensure_trial(exp, "h", r#"{"seed":0,"quant":{"scheme":"fp32"}}"#, "a")
             .unwrap();
         let written = render(&store, "empty", &dir.path().join("out")).unwrap();
-        assert_eq!(written.len(), 11);
+        assert_eq!(written.len(), 13);
         let svg = std::fs::read_to_string(dir.path().join("out/latency.svg")).unwrap();
         assert!(svg.contains("no done trial has latency measurements"));
     }

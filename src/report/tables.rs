@@ -1,4 +1,5 @@
-//! The report's tables, as text cells: environment, per-scheme summary, and one row per trial.
+//! The report's tables, as text cells: environment, per-scheme summary, one row per trial, and
+//! the growth of every measurement with length.
 //!
 //! Tables list every trial with its status; aggregates use done trials only. Cells are plain
 //! text; the Markdown and HTML renderers escape them.
@@ -6,7 +7,8 @@ use super::data::{
     kernels_of, keys, kinds, measurement_at, scheme_of, seed_of, storage_bytes, ReportData,
     BASELINE_SCHEME,
 };
-use super::format::{byte_unit, number, or_dash, percent, ratio};
+use super::format::{byte_unit, bytes as format_bytes, number, or_dash, percent, ratio};
+use super::series_style::series_growth;
 
 /// A table of text cells.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -190,6 +192,67 @@ pub fn trial_table(data: &ReportData) -> Table {
         })
         .collect();
     Table { headers, rows }
+}
+
+/// Measurement kinds of the growth table, with their unit: inference latency and memory, then
+/// the training step's.
+const GROWTH_KINDS: [(&str, &str); 6] = [
+    (kinds::LATENCY, "ms"),
+    (kinds::MEMORY, "bytes"),
+    (kinds::MEMORY_DELTA, "bytes"),
+    (kinds::TRAIN_STEP, "ms"),
+    (kinds::TRAIN_MEMORY, "bytes"),
+    (kinds::TRAIN_MEMORY_DELTA, "bytes"),
+];
+
+/// One row per measurement series (kind, attention kernel, scheme, kernel, batch): the fitted
+/// growth exponent of its medians against length (see [`super::growth`]), the lengths fitted,
+/// and the values at the shortest and longest length measured.
+pub fn growth_table(data: &ReportData) -> Table {
+    let headers = [
+        "measurement",
+        "attention",
+        "scheme",
+        "batch",
+        "growth exponent",
+        "fitted over lengths",
+        "at shortest length",
+        "at longest length",
+        "kernel",
+    ];
+    let mut rows = Vec::new();
+    for (kind, unit) in GROWTH_KINDS {
+        for series in data.series(kind) {
+            let (Some(first), Some(last)) = (series.points.first(), series.points.last()) else {
+                continue;
+            };
+            let value = |v: f64| match unit {
+                "bytes" => format_bytes(v),
+                _ => format!("{} ms", number(v)),
+            };
+            let growth = series_growth(&series);
+            rows.push(vec![
+                kind.to_string(),
+                or_dash(
+                    Some(series.attention.as_str()).filter(|a| !a.is_empty()),
+                    str::to_string,
+                ),
+                series.scheme.clone(),
+                series.batch.to_string(),
+                or_dash(growth, |g| format!("{:.2}", g.exponent)),
+                or_dash(growth, |g| {
+                    format!("{:.0}–{:.0} ({} points)", g.from_len, g.to_len, g.points)
+                }),
+                format!("{} @{}", value(first.median), first.seq_len),
+                format!("{} @{}", value(last.median), last.seq_len),
+                series.kernel.clone(),
+            ]);
+        }
+    }
+    Table {
+        headers: headers.iter().map(|h| h.to_string()).collect(),
+        rows,
+    }
 }
 
 #[cfg(test)]

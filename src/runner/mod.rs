@@ -4,12 +4,15 @@
 //!
 //! A failing trial (a diverging loss, a bad dataset) is recorded as failed with its error and
 //! the sweep goes on; Ctrl-C marks the running trial interrupted and stops the sweep.
+pub mod checkpoint;
 mod measurements;
 mod prepared_data;
+pub mod training_measurements;
 mod trial;
 
 pub use measurements::measure_inference;
 pub use prepared_data::{DataCache, PreparedData};
+pub use training_measurements::measure_training;
 pub use trial::run_trial;
 
 use crate::experiment::{canonical_hash, Experiment, TrialConfig};
@@ -28,7 +31,8 @@ pub struct RunOptions {
     pub db: PathBuf,
     /// Folder holding `datasets/<name>/manifest.toml`.
     pub datasets_dir: PathBuf,
-    /// Folder for packed model artifacts (`<experiment>/<trial hash>.bitlab`).
+    /// Folder for packed model artifacts: each trial's at `<experiment>/<trial hash>.bitlab`,
+    /// trained checkpoints shared between trials at `checkpoints/<training hash>.bitlab`.
     pub artifacts_dir: PathBuf,
     /// Device to train and measure on.
     pub device: Device,

@@ -1,13 +1,15 @@
-//! One trial, start to finish: train with QAT, export the packed artifact, reload it, evaluate
-//! the reloaded model on the test split, then measure latency and memory on it
-//! ([`super::measure_inference`]). Every figure
-//! comes from the artifact that is stored, so accuracy, storage and speed describe one model.
-use super::measure_inference;
-use super::{DataCache, PlannedTrial, RunOptions};
-use crate::experiment::Experiment;
-use crate::model::{
-    export_artifact, load_artifact, ArtifactConfig, Classifier, ModelDims, QuantMode,
-};
+//! One trial, start to finish: obtain the trained model (train it with QAT and keep it as a
+//! checkpoint keyed by the training hash, or reuse the checkpoint an earlier trial with the same
+//! training configuration left; see [`super::checkpoint`]), write the trial's own artifact,
+//! reload it, evaluate the reloaded model on the test split with the trial's attention kernel,
+//! then measure latency and memory on it ([`super::measure_inference`]) and, if asked, training
+//! steps ([`super::measure_training`]). Every figure comes from the artifact that is stored, so
+//! accuracy, storage and speed describe one model.
+use super::checkpoint::{Checkpoints, Lookup, TrainingRecord};
+use super::{measure_inference, measure_training};
+use super::{DataCache, PlannedTrial, PreparedData, RunOptions};
+use crate::experiment::{training_hash, Experiment};
+use crate::model::{export_artifact, load_artifact, ArtifactConfig, Classifier, QuantMode};
 use crate::quant::registry;
 use crate::store::{ArtifactRecord, Metric, TrialResults};
 use crate::train::{evaluate, train, TrialProgress};
@@ -36,14 +38,125 @@ pub fn run_trial(
     tch::manual_seed(cfg.seed as i64);
     tch::set_num_threads(cfg.measure.threads as i32);
     let data = cache.get(&opts.datasets_dir, &cfg.dataset)?;
-    let quantizer = registry::resolve(&cfg.quant)?;
-    let dims = ModelDims {
-        vocab_size: data.encoder.vocab_size(),
-        num_labels: data.num_labels,
+    let header = ArtifactConfig {
+        trial: cfg.clone(),
+        dims: crate::model::ModelDims {
+            vocab_size: data.encoder.vocab_size(),
+            num_labels: data.num_labels,
+        },
+        pad_id: data.encoder.pad_id(),
+    };
+    let checkpoints = Checkpoints::new(&opts.artifacts_dir);
+    let (record, reused) = match checkpoints.lookup(&header) {
+        Lookup::Found(record) => {
+            progress.line(&format!(
+                "reusing checkpoint {} (trained by trial {}): same training configuration",
+                checkpoints.artifact_path(&record.training_hash).display(),
+                record.trained_by
+            ));
+            (record, true)
+        }
+        Lookup::Missing => (
+            train_checkpoint(trial, &header, &data, &checkpoints, opts, progress)?,
+            false,
+        ),
+        Lookup::Unusable(reason) => {
+            progress.line(&format!(
+                "checkpoint {} cannot be reused ({reason}); training again",
+                checkpoints.artifact_path(&training_hash(cfg)).display()
+            ));
+            (
+                train_checkpoint(trial, &header, &data, &checkpoints, opts, progress)?,
+                false,
+            )
+        }
     };
 
+    let artifact_path = opts
+        .artifacts_dir
+        .join(&experiment.name)
+        .join(format!("{}.bitlab", trial.hash));
+    let file = checkpoints.write_trial_artifact(&header, &artifact_path)?;
+    let loaded = load_artifact(&artifact_path, opts.device)?;
+    let test = evaluate(
+        &loaded.model,
+        &data.test,
+        QuantMode::WeightsOnGrid,
+        256,
+        data.num_labels,
+        opts.device,
+    );
+    let bits_per_weight =
+        8.0 * record.quantized_bytes as f64 / record.quantized_weights.max(1) as f64;
+    progress.line(&format!(
+        "test accuracy {:.4}, F1 {:.4}; artifact {} bytes ({bits_per_weight:.3} bits per quantized weight)",
+        test.accuracy, test.f1, file.bytes,
+    ));
+
+    let mut metrics = record.curves.clone();
+    metrics.extend([
+        metric("test_accuracy", test.accuracy),
+        metric("test_f1", test.f1),
+        metric("test_loss", test.loss),
+        metric("best_val_accuracy", record.best_val_accuracy),
+        metric("train_seconds", record.seconds),
+        metric("train_steps", record.steps as f64),
+        metric("reused_checkpoint", if reused { 1.0 } else { 0.0 }),
+        metric("params_total", record.params_total as f64),
+        metric("params_trainable", record.params_total as f64),
+        metric("params_quantized", record.quantized_weights as f64),
+        metric("storage_bytes", file.bytes as f64),
+        metric("storage_quantized_bytes", record.quantized_bytes as f64),
+        metric("bits_per_quantized_weight", bits_per_weight),
+    ]);
+
+    if opts.device == tch::Device::Cpu {
+        // The packed model (what latency and memory are measured on) must predict what the
+        // reference predicts; record how closely it does.
+        let agreement = super::measurements::compare_packed_with_reference(
+            &loaded,
+            &artifact_path,
+            &data.test,
+            256,
+            cfg.measure.threads,
+        )?;
+        metrics.extend(agreement.metrics());
+    }
+    let mut measurements = measure_inference(
+        &loaded,
+        loaded.quantizer.as_ref(),
+        cfg,
+        &artifact_path,
+        opts,
+    )?;
+    drop(loaded);
+    measurements.extend(measure_training(cfg, &artifact_path, opts)?);
+    Ok(TrialResults {
+        metrics,
+        measurements,
+        artifact: Some(ArtifactRecord {
+            path: artifact_path.display().to_string(),
+            bytes: file.bytes as i64,
+            sha256: file.sha256.clone(),
+        }),
+        duration_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Trains the trial's model, exports it as the checkpoint of its training hash and records
+/// what training produced.
+fn train_checkpoint(
+    trial: &PlannedTrial,
+    header: &ArtifactConfig,
+    data: &PreparedData,
+    checkpoints: &Checkpoints,
+    opts: &RunOptions,
+    progress: &TrialProgress,
+) -> Result<TrainingRecord> {
+    let cfg = &trial.config;
+    let quantizer = registry::resolve(&cfg.quant)?;
     let vs = nn::VarStore::new(opts.device);
-    let model = Classifier::new(&vs.root(), &cfg.model, dims, quantizer.clone());
+    let model = Classifier::new(&vs.root(), &cfg.model, header.dims, quantizer.clone());
     let outcome = train(
         &model,
         &vs,
@@ -54,71 +167,25 @@ pub fn run_trial(
         &trial.hash,
         progress,
     )?;
-    let total_params: i64 = vs
+    let params_total: i64 = vs
         .trainable_variables()
         .iter()
         .map(|t| t.numel() as i64)
         .sum();
-
-    let artifact_path = opts
-        .artifacts_dir
-        .join(&experiment.name)
-        .join(format!("{}.bitlab", trial.hash));
-    let header = ArtifactConfig {
-        trial: cfg.clone(),
-        dims,
-        pad_id: data.encoder.pad_id(),
+    let hash = training_hash(cfg);
+    let exported = export_artifact(&vs, &quantizer, header, &checkpoints.artifact_path(&hash))?;
+    let record = TrainingRecord {
+        training_hash: hash,
+        trained_by: trial.hash.clone(),
+        artifact_sha256: exported.file.sha256,
+        curves: outcome.curves,
+        steps: outcome.steps,
+        seconds: outcome.seconds,
+        best_val_accuracy: outcome.best_val_accuracy,
+        params_total,
+        quantized_bytes: exported.quantized_bytes,
+        quantized_weights: exported.quantized_weights,
     };
-    let exported = export_artifact(&vs, &quantizer, &header, &artifact_path)?;
-    drop(model);
-    drop(vs);
-
-    let mut loaded = load_artifact(&artifact_path, opts.device)?;
-    let test = evaluate(
-        &loaded.model,
-        &data.test,
-        QuantMode::WeightsOnGrid,
-        256,
-        data.num_labels,
-        opts.device,
-    );
-    progress.line(&format!(
-        "test accuracy {:.4}, F1 {:.4}; artifact {} bytes ({:.3} bits per quantized weight)",
-        test.accuracy,
-        test.f1,
-        exported.file.bytes,
-        8.0 * exported.quantized_bytes as f64 / exported.quantized_weights.max(1) as f64
-    ));
-
-    let mut metrics = outcome.curves;
-    metrics.extend([
-        metric("test_accuracy", test.accuracy),
-        metric("test_f1", test.f1),
-        metric("test_loss", test.loss),
-        metric("best_val_accuracy", outcome.best_val_accuracy),
-        metric("train_seconds", outcome.seconds),
-        metric("train_steps", outcome.steps as f64),
-        metric("params_total", total_params as f64),
-        metric("params_trainable", total_params as f64),
-        metric("params_quantized", exported.quantized_weights as f64),
-        metric("storage_bytes", exported.file.bytes as f64),
-        metric("storage_quantized_bytes", exported.quantized_bytes as f64),
-        metric(
-            "bits_per_quantized_weight",
-            8.0 * exported.quantized_bytes as f64 / exported.quantized_weights.max(1) as f64,
-        ),
-    ]);
-
-    loaded.model.set_attention(cfg.model.attention);
-    let measurements = measure_inference(&loaded, quantizer.as_ref(), cfg, &artifact_path, opts)?;
-    Ok(TrialResults {
-        metrics,
-        measurements,
-        artifact: Some(ArtifactRecord {
-            path: artifact_path.display().to_string(),
-            bytes: exported.file.bytes as i64,
-            sha256: exported.file.sha256.clone(),
-        }),
-        duration_s: started.elapsed().as_secs_f64(),
-    })
+    checkpoints.save(&record)?;
+    Ok(record)
 }

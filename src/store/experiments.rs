@@ -71,7 +71,7 @@ impl Store {
                 };
                 Err(Error::Invalid(format!(
                     "no experiment named `{name}` in {} (recorded: {known})\n  fix: run \
-                     `bitlab run experiments/{name}.toml` first, or pass the --db it was run with",
+                     `bitlab sweep experiments/{name}.toml` first, or pass the --db it was run with",
                     self.path().display()
                 )))
             }

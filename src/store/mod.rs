@@ -52,10 +52,18 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        let context = format!(
-            "opening {} (fix: check that its directory is writable, or pass another --db)",
-            path.display()
-        );
+        let context = if path.is_file() {
+            format!(
+                "opening {} (fix: if it is not a bitlab SQLite database or is corrupt, move it \
+                 away or pass another --db; otherwise check its permissions)",
+                path.display()
+            )
+        } else {
+            format!(
+                "creating {} (fix: check that its directory is writable, or pass another --db)",
+                path.display()
+            )
+        };
         // One connection: bitlab is synchronous, and SQLite has one writer anyway.
         let pool = runtime
             .block_on(
@@ -106,6 +114,25 @@ fn now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.db");
+        std::fs::write(&path, "this is not a database, ".repeat(40)).unwrap();
+        let Err(error) = Store::open(&path) else {
+            panic!("a file that is not a database must be refused");
+        };
+        let message = error.to_string();
+        assert!(
+            message.contains("not a bitlab SQLite database") && message.contains("--db"),
+            "{message}"
+        );
+        // The file is left as it was: nothing recorded is ever overwritten.
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .starts_with("this is not a database"));
+    }
 
     #[test]
     fn open_creates_parent_directories_and_file() {

@@ -1,0 +1,249 @@
+//! Trained models keyed by the hash of their training-relevant configuration
+//! ([`training_hash`]), so trials that differ only in attention kernel or measurement settings
+//! train once and share the result.
+//!
+//! A checkpoint is two files under `<artifacts>/checkpoints/`: `<training hash>.bitlab`, the
+//! packed artifact of the trained model, and `<training hash>.json`, a [`TrainingRecord`] with
+//! what training produced (curves, steps, time) and the artifact's sha256. The record is written
+//! after the artifact (both atomically), so an interrupted export leaves no record and the next
+//! trial trains again.
+//!
+//! Before a checkpoint is reused, [`Checkpoints::lookup`] checks that the record names the same
+//! training hash, that the artifact's bytes are the ones the record describes, that the
+//! artifact's own header configuration has the same training hash as the asking trial, and that
+//! the data-dependent sizes (vocabulary, classes, padding id) match today's tokenized data. Any
+//! mismatch makes the trial train again, with the reason printed.
+use crate::artifact::{Artifact, ArtifactSummary};
+use crate::experiment::training_hash;
+use crate::model::ArtifactConfig;
+use crate::store::Metric;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// What training a checkpoint produced, stored beside its artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// [`training_hash`] of the configuration that was trained.
+    pub training_hash: String,
+    /// Canonical hash of the trial that trained it.
+    pub trained_by: String,
+    /// Hex sha256 of the checkpoint artifact file.
+    pub artifact_sha256: String,
+    /// Training curves (`train_loss` per step, `val_accuracy` and `val_loss` per epoch).
+    pub curves: Vec<Metric>,
+    /// Optimizer steps taken.
+    pub steps: usize,
+    /// Wall-clock seconds of training.
+    pub seconds: f64,
+    /// Best validation accuracy over epochs.
+    pub best_val_accuracy: f64,
+    /// Trainable parameters.
+    pub params_total: i64,
+    /// Bytes of packed quantized weights in the artifact.
+    pub quantized_bytes: u64,
+    /// Number of quantized weights.
+    pub quantized_weights: u64,
+}
+
+/// The outcome of looking a training hash up.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A checkpoint that passed every check.
+    Found(TrainingRecord),
+    /// No checkpoint for this training hash.
+    Missing,
+    /// A checkpoint exists but cannot be used, for this reason.
+    Unusable(String),
+}
+
+/// The checkpoint folder of a sweep's artifacts directory.
+#[derive(Debug, Clone)]
+pub struct Checkpoints {
+    dir: PathBuf,
+}
+
+impl Checkpoints {
+    /// Checkpoints kept under `<artifacts_dir>/checkpoints/`.
+    pub fn new(artifacts_dir: &Path) -> Self {
+        Self {
+            dir: artifacts_dir.join("checkpoints"),
+        }
+    }
+
+    /// Where the artifact of `training_hash` lives.
+    pub fn artifact_path(&self, training_hash: &str) -> PathBuf {
+        self.dir.join(format!("{training_hash}.bitlab"))
+    }
+
+    fn record_path(&self, training_hash: &str) -> PathBuf {
+        self.dir.join(format!("{training_hash}.json"))
+    }
+
+    /// Finds a reusable checkpoint for a trial whose artifact header would be `header`.
+    pub fn lookup(&self, header: &ArtifactConfig) -> Lookup {
+        let hash = training_hash(&header.trial);
+        let record_path = self.record_path(&hash);
+        let text = match std::fs::read_to_string(&record_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Missing,
+            Err(e) => return Lookup::Unusable(format!("{}: {e}", record_path.display())),
+        };
+        match self.check(&hash, &text, header) {
+            Ok(record) => Lookup::Found(record),
+            Err(reason) => Lookup::Unusable(reason),
+        }
+    }
+
+    fn check(
+        &self,
+        hash: &str,
+        record_text: &str,
+        header: &ArtifactConfig,
+    ) -> std::result::Result<TrainingRecord, String> {
+        let record: TrainingRecord = serde_json::from_str(record_text)
+            .map_err(|e| format!("its training record is unreadable ({e})"))?;
+        if record.training_hash != hash {
+            return Err(format!(
+                "its record is for training hash {}",
+                record.training_hash
+            ));
+        }
+        let path = self.artifact_path(hash);
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if hex::encode(Sha256::digest(&bytes)) != record.artifact_sha256 {
+            return Err("the artifact's sha256 differs from its record's".into());
+        }
+        let artifact = Artifact::read(&path).map_err(|e| e.to_string())?;
+        let stored: ArtifactConfig = serde_json::from_str(&artifact.config_json)
+            .map_err(|e| format!("its header is unreadable ({e})"))?;
+        if training_hash(&stored.trial) != hash {
+            return Err("its header's training configuration differs from this trial's".into());
+        }
+        if stored.dims != header.dims || stored.pad_id != header.pad_id {
+            return Err(format!(
+                "it was trained on data with {:?} and padding id {}, today's data gives {:?} and {}",
+                stored.dims, stored.pad_id, header.dims, header.pad_id
+            ));
+        }
+        Ok(record)
+    }
+
+    /// Records `record` for its training hash; the artifact must already be in place.
+    pub fn save(&self, record: &TrainingRecord) -> Result<()> {
+        let path = self.record_path(&record.training_hash);
+        let partial = path.with_extension("json.partial");
+        let text = serde_json::to_string_pretty(record).expect("training record serializes");
+        std::fs::write(&partial, text).map_err(|e| Error::io(&partial, e))?;
+        std::fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))
+    }
+
+    /// Writes the trial's own artifact to `path`: the checkpoint's packed tensors, byte for
+    /// byte, under the trial's header (its attention kernel and measurement settings), so
+    /// everything that loads the trial's artifact runs the trial's configuration.
+    pub fn write_trial_artifact(
+        &self,
+        header: &ArtifactConfig,
+        path: &Path,
+    ) -> Result<ArtifactSummary> {
+        let mut artifact = Artifact::read(&self.artifact_path(&training_hash(&header.trial)))?;
+        artifact.config_json = serde_json::to_string(header).expect("artifact config serializes");
+        artifact.write(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::{AttentionKind, Experiment};
+    use crate::model::{export_artifact, Classifier, ModelDims};
+    use crate::quant::registry;
+    use tch::{nn, Device};
+
+    /// A checkpoint of an untrained smoke-sized model, saved under `dir`.
+    fn saved_checkpoint(dir: &Path) -> (Checkpoints, ArtifactConfig) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/smoke.toml");
+        let trial = Experiment::load(&path).unwrap().trials[0].config.clone();
+        let header = ArtifactConfig {
+            trial,
+            dims: ModelDims {
+                vocab_size: 40,
+                num_labels: 2,
+            },
+            pad_id: 0,
+        };
+        let quantizer = registry::resolve(&header.trial.quant).unwrap();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _model = Classifier::new(
+            &vs.root(),
+            &header.trial.model,
+            header.dims,
+            quantizer.clone(),
+        );
+        let checkpoints = Checkpoints::new(dir);
+        let hash = training_hash(&header.trial);
+        let exported =
+            export_artifact(&vs, &quantizer, &header, &checkpoints.artifact_path(&hash)).unwrap();
+        checkpoints
+            .save(&TrainingRecord {
+                training_hash: hash,
+                trained_by: "t0".into(),
+                artifact_sha256: exported.file.sha256,
+                curves: vec![],
+                steps: 3,
+                seconds: 1.0,
+                best_val_accuracy: 0.5,
+                params_total: 10,
+                quantized_bytes: exported.quantized_bytes,
+                quantized_weights: exported.quantized_weights,
+            })
+            .unwrap();
+        (checkpoints, header)
+    }
+
+    #[test]
+    fn another_kernel_reuses_and_another_training_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let (checkpoints, header) = saved_checkpoint(dir.path());
+        let mut other_kernel = header.clone();
+        other_kernel.trial.model.attention = AttentionKind::Chunked;
+        other_kernel.trial.measure.repeats += 1;
+        assert!(matches!(checkpoints.lookup(&other_kernel), Lookup::Found(r) if r.steps == 3));
+
+        let out = dir.path().join("trial.bitlab");
+        checkpoints
+            .write_trial_artifact(&other_kernel, &out)
+            .unwrap();
+        let loaded = crate::model::load_artifact(&out, Device::Cpu).unwrap();
+        assert_eq!(
+            loaded.config.trial, other_kernel.trial,
+            "the trial's own header"
+        );
+
+        let mut other_training = header.clone();
+        other_training.trial.train.lr *= 2.0;
+        assert!(matches!(
+            checkpoints.lookup(&other_training),
+            Lookup::Missing
+        ));
+    }
+
+    #[test]
+    fn changed_data_or_a_changed_file_is_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (checkpoints, header) = saved_checkpoint(dir.path());
+        let mut other_vocabulary = header.clone();
+        other_vocabulary.dims.vocab_size += 1;
+        assert!(
+            matches!(checkpoints.lookup(&other_vocabulary), Lookup::Unusable(r) if r.contains("today's data"))
+        );
+
+        let path = checkpoints.artifact_path(&training_hash(&header.trial));
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        assert!(matches!(checkpoints.lookup(&header), Lookup::Unusable(r) if r.contains("sha256")));
+    }
+}
