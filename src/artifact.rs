@@ -1,8 +1,9 @@
 //! The packed model artifact: one file whose size on disk is a trial's storage figure.
 //!
 //! Every tensor of a trained model is stored in its packed form ([`crate::quant::PackedTensor`]):
-//! quantized linear weights with the trial's scheme, everything kept in full precision
-//! (embeddings, norms, biases, the head) with scheme `fp32`.
+//! quantized linear weights with the trial's scheme, everything kept in high precision
+//! (embeddings, norms, biases, the head) with the scheme's `high_precision_storage` (`fp32` for
+//! the fp32 baseline, `fp16`/`bf16` otherwise). `docs/FORMAT.md` documents the whole format.
 //!
 //! File layout (all integers little-endian):
 //!
