@@ -1,9 +1,11 @@
-//! `bitlab measure-memory` (internal): one memory point in a fresh process, printed as JSON.
+//! `bitlab measure-memory` and `bitlab measure-train-step` (internal): one peak-memory point
+//! (a forward pass, or one training step) in a fresh process, printed as a JSON line for the
+//! parent to read (see `bitlab::measure`).
 use std::path::PathBuf;
 
-/// Arguments of `bitlab measure-memory`.
+/// Arguments of both memory-point commands.
 #[derive(Debug, clap::Args)]
-pub struct MeasureMemoryArgs {
+pub struct MemoryPointArgs {
     /// Packed model artifact.
     #[arg(long)]
     artifact: PathBuf,
@@ -21,10 +23,23 @@ pub struct MeasureMemoryArgs {
     device: String,
 }
 
+/// What a memory point runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Operation {
+    /// One inference forward pass.
+    Forward,
+    /// One training step (forward, backward, optimizer step).
+    TrainStep,
+}
+
 /// Runs one memory point and prints it as a JSON line.
-pub fn run(args: MeasureMemoryArgs) -> bitlab::Result<()> {
+pub fn run(operation: Operation, args: MemoryPointArgs) -> bitlab::Result<()> {
     let device = super::parse_device(&args.device)?;
-    let point = bitlab::measure::memory_point(
+    let measure = match operation {
+        Operation::Forward => bitlab::measure::memory_point,
+        Operation::TrainStep => bitlab::measure::train_memory_point,
+    };
+    let point = measure(
         &args.artifact,
         args.seq_len,
         args.batch,

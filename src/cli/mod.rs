@@ -2,7 +2,6 @@
 mod bench;
 mod datasets;
 mod measure_memory;
-mod measure_train_step;
 mod quantizers;
 mod report;
 mod runs;
@@ -47,10 +46,10 @@ enum Command {
     Bench(bench::BenchCommand),
     /// (internal) Measure peak memory of one forward pass in this fresh process.
     #[command(hide = true)]
-    MeasureMemory(measure_memory::MeasureMemoryArgs),
+    MeasureMemory(measure_memory::MemoryPointArgs),
     /// (internal) Measure peak memory of one training step in this fresh process.
     #[command(hide = true)]
-    MeasureTrainStep(measure_train_step::MeasureTrainStepArgs),
+    MeasureTrainStep(measure_memory::MemoryPointArgs),
 }
 
 /// Parses a device name: `cpu`, `cuda`, `cuda:N` or `auto` (CUDA when libtorch sees a GPU).
@@ -89,8 +88,12 @@ pub fn main() -> ExitCode {
         Command::Datasets(command) => datasets::run(command),
         Command::Quantizers(args) => quantizers::run(args),
         Command::Bench(command) => bench::run(command),
-        Command::MeasureMemory(args) => measure_memory::run(args),
-        Command::MeasureTrainStep(args) => measure_train_step::run(args),
+        Command::MeasureMemory(args) => {
+            measure_memory::run(measure_memory::Operation::Forward, args)
+        }
+        Command::MeasureTrainStep(args) => {
+            measure_memory::run(measure_memory::Operation::TrainStep, args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

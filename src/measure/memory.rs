@@ -7,12 +7,12 @@
 //! (activations, attention scores), which is what grows with input length; the absolute peak
 //! also holds libtorch's code and the weights. Where the counter cannot be reset the baseline is
 //! the peak so far (`getrusage`), which can hide a forward pass smaller than loading.
+use super::peak_rss::{peak_rss, reset_peak_rss, run_memory_child, ChildPoint};
 use crate::kernels::Backend;
 use crate::model::{load_artifact, PackedClassifier, QuantMode};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::process::Command;
 use tch::{Device, Kind, Tensor};
 
 /// One memory point, in bytes.
@@ -22,32 +22,6 @@ pub struct MemoryPoint {
     pub peak_rss_bytes: u64,
     /// Peak resident set size after loading the model, before the forward pass.
     pub baseline_rss_bytes: u64,
-}
-
-fn max_rss_bytes() -> u64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    usage.ru_maxrss as u64 * 1024 // Linux reports kilobytes
-}
-
-/// Resets the peak-RSS counter to the current RSS; returns that RSS (or None where unsupported).
-fn reset_peak_rss() -> Option<u64> {
-    std::fs::write("/proc/self/clear_refs", "5").ok()?;
-    status_field_bytes("VmHWM:")
-}
-
-/// A `kB` field of /proc/self/status, in bytes.
-fn status_field_bytes(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: u64 = line[field.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
 }
 
 /// The model a memory point runs.
@@ -95,7 +69,7 @@ pub fn memory_point(
         (Kind::Int64, device),
     );
     let mask = Tensor::ones([batch as i64, seq_len as i64], (Kind::Int64, device));
-    let baseline_rss_bytes = reset_peak_rss().unwrap_or_else(max_rss_bytes);
+    let baseline_rss_bytes = reset_peak_rss();
     let logits = match &model {
         ForwardModel::Packed(m) => m.forward(&ids, &mask),
         ForwardModel::Reference(l) => tch::no_grad(|| {
@@ -104,14 +78,14 @@ pub fn memory_point(
         }),
     };
     let _ = logits.double_value(&[0, 0]);
-    let peak_rss_bytes = status_field_bytes("VmHWM:").unwrap_or_else(max_rss_bytes);
+    let peak_rss_bytes = peak_rss();
     Ok(MemoryPoint {
         peak_rss_bytes,
         baseline_rss_bytes,
     })
 }
 
-/// Runs `exe measure-memory` in a fresh process and parses the JSON line it prints.
+/// Runs `exe measure-memory` in a fresh process and returns the point it prints.
 pub fn measure_memory_in_child(
     exe: &Path,
     artifact: &Path,
@@ -120,54 +94,17 @@ pub fn measure_memory_in_child(
     threads: usize,
     device: &str,
 ) -> Result<MemoryPoint> {
-    let what = format!("memory at length {seq_len}, batch {batch}");
-    let fail = |message: String| Error::Measure {
-        what: what.clone(),
-        message,
+    let point = ChildPoint {
+        artifact,
+        seq_len,
+        batch,
+        threads,
+        device,
     };
-    let output = Command::new(exe)
-        .arg("measure-memory")
-        .arg("--artifact")
-        .arg(artifact)
-        .args([
-            "--seq-len",
-            &seq_len.to_string(),
-            "--batch",
-            &batch.to_string(),
-        ])
-        .args(["--threads", &threads.to_string(), "--device", device])
-        .output()
-        .map_err(|e| fail(format!("cannot start {} ({e})", exe.display())))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(fail(format!(
-            "child process {}: {}",
-            output.status,
-            stderr.trim()
-        )));
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(line).map_err(|e| fail(format!("unreadable child output `{line}` ({e})")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_peak_counter_resets_and_sees_a_new_allocation() {
-        let Some(baseline) = reset_peak_rss() else {
-            panic!(
-                "/proc/self/clear_refs is not writable; memory points would fall back to getrusage"
-            );
-        };
-        let block = vec![1u8; 64 << 20];
-        std::hint::black_box(&block);
-        let peak = status_field_bytes("VmHWM:").unwrap();
-        assert!(
-            peak >= baseline + (60 << 20),
-            "peak {peak} baseline {baseline}"
-        );
-    }
+    run_memory_child(
+        exe,
+        "measure-memory",
+        &point,
+        &format!("memory at length {seq_len}, batch {batch}"),
+    )
 }

@@ -2,8 +2,11 @@
 //! (`/proc/self/clear_refs`, Linux 4.0+), so one child process can measure the peak of one
 //! operation after loading a model. Where the counter cannot be reset, the fallback is the
 //! lifetime peak from `getrusage`, which can hide an operation smaller than the loading.
-//!
-//! (`memory.rs` has private copies of these two helpers; they belong here.)
+//! [`run_memory_child`] runs one such point in a fresh `bitlab` process.
+use super::MemoryPoint;
+use crate::{Error, Result};
+use std::path::Path;
+use std::process::Command;
 
 /// Resets the peak-RSS counter to the current RSS and returns it, or the lifetime peak where
 /// the counter cannot be reset.
@@ -40,4 +43,79 @@ fn status_field_bytes(field: &str) -> Option<u64> {
         .parse()
         .ok()?;
     Some(kb * 1024)
+}
+
+/// What a memory child process measures.
+pub(crate) struct ChildPoint<'a> {
+    /// The packed model artifact to load.
+    pub artifact: &'a Path,
+    /// Tokens per sequence.
+    pub seq_len: usize,
+    /// Sequences per batch.
+    pub batch: usize,
+    /// Intra-op threads.
+    pub threads: usize,
+    /// Device name (`cpu`, `cuda:N`).
+    pub device: &'a str,
+}
+
+/// Runs `exe <subcommand> --artifact .. --seq-len .. --batch .. --threads .. --device ..` in a
+/// fresh process and parses the [`MemoryPoint`] JSON line it prints last; `what` names the point
+/// in errors.
+pub(crate) fn run_memory_child(
+    exe: &Path,
+    subcommand: &str,
+    point: &ChildPoint,
+    what: &str,
+) -> Result<MemoryPoint> {
+    let fail = |message: String| Error::Measure {
+        what: what.to_string(),
+        message,
+    };
+    let output = Command::new(exe)
+        .arg(subcommand)
+        .arg("--artifact")
+        .arg(point.artifact)
+        .args(["--seq-len", &point.seq_len.to_string()])
+        .args(["--batch", &point.batch.to_string()])
+        .args([
+            "--threads",
+            &point.threads.to_string(),
+            "--device",
+            point.device,
+        ])
+        .output()
+        .map_err(|e| fail(format!("cannot start {} ({e})", exe.display())))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(fail(format!(
+            "child process {}: {}",
+            output.status,
+            stderr.trim()
+        )));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line).map_err(|e| fail(format!("unreadable child output `{line}` ({e})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peak_counter_resets_and_sees_a_new_allocation() {
+        assert!(
+            std::fs::write("/proc/self/clear_refs", "5").is_ok(),
+            "/proc/self/clear_refs is not writable; memory points would fall back to getrusage"
+        );
+        let baseline = reset_peak_rss();
+        let block = vec![1u8; 64 << 20];
+        std::hint::black_box(&block);
+        let peak = peak_rss();
+        assert!(
+            peak >= baseline + (60 << 20),
+            "peak {peak} baseline {baseline}"
+        );
+    }
 }

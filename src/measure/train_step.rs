@@ -11,12 +11,11 @@
 //! attention scores among them, for kernels that keep them), the gradients, and AdamW's two
 //! moment buffers, which are allocated on the first step and do not grow with length.
 use super::latency::LatencyPoint;
-use super::peak_rss::{peak_rss, reset_peak_rss};
+use super::peak_rss::{peak_rss, reset_peak_rss, run_memory_child, ChildPoint};
 use super::{median, percentile, MemoryPoint};
 use crate::model::{load_artifact, LoadedModel, QuantMode};
 use crate::{Error, Result};
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -122,7 +121,7 @@ pub fn train_memory_point(
     })
 }
 
-/// Runs `exe measure-train-step` in a fresh process and parses the JSON line it prints.
+/// Runs `exe measure-train-step` in a fresh process and returns the point it prints.
 pub fn measure_train_memory_in_child(
     exe: &Path,
     artifact: &Path,
@@ -131,29 +130,13 @@ pub fn measure_train_memory_in_child(
     threads: usize,
     device: &str,
 ) -> Result<MemoryPoint> {
-    let what = format!("training memory at length {seq_len}, batch {batch}");
-    let fail = |message: String| Error::Measure {
-        what: what.clone(),
-        message,
+    let point = ChildPoint {
+        artifact,
+        seq_len,
+        batch,
+        threads,
+        device,
     };
-    let output = Command::new(exe)
-        .arg("measure-train-step")
-        .arg("--artifact")
-        .arg(artifact)
-        .args(["--seq-len", &seq_len.to_string()])
-        .args(["--batch", &batch.to_string()])
-        .args(["--threads", &threads.to_string(), "--device", device])
-        .output()
-        .map_err(|e| fail(format!("cannot start {} ({e})", exe.display())))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(fail(format!(
-            "child process {}: {}",
-            output.status,
-            stderr.trim()
-        )));
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(line).map_err(|e| fail(format!("unreadable child output `{line}` ({e})")))
+    let what = format!("training memory at length {seq_len}, batch {batch}");
+    run_memory_child(exe, "measure-train-step", &point, &what)
 }
