@@ -146,20 +146,10 @@ pub fn load_artifact(path: &Path, device: Device) -> Result<LoadedModel> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::{Experiment, QuantConfig};
+    use crate::experiment::QuantConfig;
+    use crate::model::smoke_trial;
     use crate::model::QuantMode;
     use tch::{Kind, Tensor};
-
-    fn smoke_trial(scheme: &str) -> TrialConfig {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/smoke.toml");
-        let mut trial = Experiment::load(&path).unwrap().trials[0].config.clone();
-        trial.quant = QuantConfig {
-            scheme: scheme.into(),
-            group_size: 8,
-            uniform: None,
-        };
-        trial
-    }
 
     /// The reloaded artifact computes what the trained QAT model computes, for every registered
     /// scheme and for a declared one (whose definition travels in the trial's `quant.uniform`).

@@ -16,3 +16,19 @@ pub use export::{export_artifact, load_artifact, ArtifactConfig, ExportSummary, 
 pub use packed::{PackedClassifier, PackedLinear};
 pub use quant_linear::{QuantLinear, QuantMode};
 pub use rms_norm::RmsNorm;
+
+/// The first trial of `experiments/smoke.toml` with quantizer `scheme` (group size 8): a small
+/// model configuration shared by this module's tests.
+#[cfg(test)]
+pub(crate) fn smoke_trial(scheme: &str) -> crate::experiment::TrialConfig {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/smoke.toml");
+    let mut trial = crate::experiment::Experiment::load(&path).unwrap().trials[0]
+        .config
+        .clone();
+    trial.quant = crate::experiment::QuantConfig {
+        scheme: scheme.into(),
+        group_size: 8,
+        uniform: None,
+    };
+    trial
+}

@@ -404,17 +404,11 @@ fn check_linear_shape(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::{Experiment, QuantConfig, TrialConfig};
+    use crate::experiment::TrialConfig;
     use crate::model::{export_artifact, load_artifact, ModelDims, QuantMode};
 
     fn trial(scheme: &str) -> TrialConfig {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/smoke.toml");
-        let mut trial = Experiment::load(&path).unwrap().trials[0].config.clone();
-        trial.quant = QuantConfig {
-            scheme: scheme.into(),
-            group_size: 8,
-            uniform: None,
-        };
+        let mut trial = crate::model::smoke_trial(scheme);
         // Widths that are whole 128-weight blocks, so resident bytes show the bare 2 bits.
         trial.model.d_model = 128;
         trial.model.d_ff = 256;
