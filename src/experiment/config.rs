@@ -83,19 +83,34 @@ pub enum TokenizerKind {
     Bpe,
     /// A given `tokenizer.json`.
     File,
+    /// The `tokenizer.json` of the pretrained model named by `model.pretrained`.
+    Pretrained,
 }
 
 /// Transformer encoder shape (BitNet b1.58 keeps embeddings and the head in full precision).
+///
+/// Either a model trained from scratch (`layers`, `d_model`, `heads`, `d_ff` set) or a pretrained
+/// checkpoint (`pretrained` set; its shape comes from the checkpoint's `config.json`, so the four
+/// shape keys must be left out).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Number of transformer blocks.
+    /// A pretrained BERT-family checkpoint to fine-tune (`bitlab datasets fetch` obtains them;
+    /// known: `all-minilm-l6-v2`); absent for
+    /// a BitNet encoder trained from scratch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<String>,
+    /// Number of transformer blocks (from scratch only).
+    #[serde(default)]
     pub layers: usize,
-    /// Hidden size.
+    /// Hidden size (from scratch only).
+    #[serde(default)]
     pub d_model: usize,
-    /// Attention heads (must divide `d_model`).
+    /// Attention heads, must divide `d_model` (from scratch only).
+    #[serde(default)]
     pub heads: usize,
-    /// Feed-forward inner size.
+    /// Feed-forward inner size (from scratch only).
+    #[serde(default)]
     pub d_ff: usize,
     /// Dropout probability in blocks.
     #[serde(default)]
@@ -154,6 +169,19 @@ pub struct QuantConfig {
     /// artifacts reload without the file. Absent (and not serialized) for built-in schemes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uniform: Option<crate::quant::UniformSpec>,
+    /// How quantization is switched on during training: at once (`none`) or mixed in linearly
+    /// over `warmup_steps` optimizer steps (`linear`: x + lambda (q(x) - x).detach() with
+    /// lambda = min(step / warmup_steps, 1), Hugging Face's 1.58-bit fine-tuning study).
+    #[serde(default, skip_serializing_if = "QuantWarmup::is_none")]
+    pub warmup: QuantWarmup,
+    /// Optimizer steps over which `warmup = "linear"` raises lambda from 0 to 1.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub warmup_steps: usize,
+    /// Scheme that stores (and, in training, fake-quantizes) the token embedding table; absent:
+    /// the scheme's high-precision storage (fp32 for fp32, fp16 otherwise), as BitNet b1.58 keeps
+    /// embeddings in high precision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<String>,
 }
 
 impl Default for QuantConfig {
@@ -162,7 +190,27 @@ impl Default for QuantConfig {
             scheme: default_scheme(),
             group_size: default_group_size(),
             uniform: None,
+            warmup: QuantWarmup::None,
+            warmup_steps: 0,
+            embeddings: None,
         }
+    }
+}
+
+/// Quantization warm-up schedules (see [`QuantConfig::warmup`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuantWarmup {
+    /// Quantization fully on from the first step (lambda = 1).
+    #[default]
+    None,
+    /// lambda rises linearly from 0 to 1 over `warmup_steps`.
+    Linear,
+}
+
+impl QuantWarmup {
+    fn is_none(&self) -> bool {
+        *self == QuantWarmup::None
     }
 }
 
@@ -179,6 +227,15 @@ pub struct LoraConfig {
     /// Dropout on the adapter input.
     #[serde(default)]
     pub dropout: f64,
+    /// Which quantized linear layers get adapters, by name (PEFT's `target_modules`): a layer is
+    /// a target when its name contains one of these strings; `"all-linear"` targets every one.
+    /// Layer names: `qkv`, `attn_out`, `ffn_up`, `ffn_down` (from scratch); `query`, `key`,
+    /// `value`, `attention.output`, `intermediate`, `layer.N.output` (pretrained BERT).
+    #[serde(
+        default = "default_lora_targets",
+        skip_serializing_if = "is_all_linear"
+    )]
+    pub targets: Vec<String>,
 }
 
 impl Default for LoraConfig {
@@ -187,8 +244,22 @@ impl Default for LoraConfig {
             rank: 0,
             alpha: default_lora_alpha(),
             dropout: 0.0,
+            targets: default_lora_targets(),
         }
     }
+}
+
+/// The `lora.targets` value that selects every quantized linear layer.
+pub const ALL_LINEAR: &str = "all-linear";
+
+fn default_lora_targets() -> Vec<String> {
+    vec![ALL_LINEAR.to_string()]
+}
+fn is_all_linear(targets: &[String]) -> bool {
+    targets == [ALL_LINEAR]
+}
+fn is_zero(value: &usize) -> bool {
+    *value == 0
 }
 
 /// Optimization settings.

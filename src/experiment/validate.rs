@@ -3,7 +3,7 @@
 //! Every problem names the dotted key it concerns, what is wrong and how to fix it. Quantizer
 //! names are deliberately not checked here: the quantizer registry (see [`crate::quant`])
 //! resolves them, aliases included, when a trial runs.
-use super::config::TrialConfig;
+use super::config::{QuantWarmup, TokenizerKind, TrialConfig};
 
 /// One thing wrong with a trial's configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,7 @@ pub fn problems(config: &TrialConfig) -> Vec<Problem> {
     let mut found = Problems::default();
     check_dataset(config, &mut found);
     check_model(config, &mut found);
+    check_quant_warmup(config, &mut found);
     check_lora(config, &mut found);
     check_train(config, &mut found);
     check_measure(config, &mut found);
@@ -102,7 +103,7 @@ fn check_dataset(config: &TrialConfig, found: &mut Problems) {
     }
     let tokenizer = &dataset.tokenizer;
     found.require_positive("dataset.tokenizer.vocab_size", tokenizer.vocab_size);
-    if tokenizer.kind == super::config::TokenizerKind::File && tokenizer.path.is_none() {
+    if tokenizer.kind == TokenizerKind::File && tokenizer.path.is_none() {
         found.add(
             "dataset.tokenizer.path",
             "dataset.tokenizer.kind = \"file\" but dataset.tokenizer.path is not set".into(),
@@ -113,11 +114,29 @@ fn check_dataset(config: &TrialConfig, found: &mut Problems) {
 
 fn check_model(config: &TrialConfig, found: &mut Problems) {
     let model = &config.model;
+    found.require_positive("model.max_positions", model.max_positions);
+    if let Some(name) = &model.pretrained {
+        check_pretrained(config, name, found);
+    } else {
+        check_shape(config, found);
+    }
+    found.require_probability("model.dropout", model.dropout);
+    if config.quant.group_size == 0 {
+        found.add(
+            "quant.group_size",
+            "quant.group_size is 0".into(),
+            "set quant.group_size to a positive divisor of the layer widths, e.g. 32",
+        );
+    }
+}
+
+/// A model trained from scratch needs its whole shape.
+fn check_shape(config: &TrialConfig, found: &mut Problems) {
+    let model = &config.model;
     found.require_positive("model.layers", model.layers);
     found.require_positive("model.d_model", model.d_model);
     found.require_positive("model.heads", model.heads);
     found.require_positive("model.d_ff", model.d_ff);
-    found.require_positive("model.max_positions", model.max_positions);
     if model.heads > 0 && model.d_model % model.heads != 0 {
         let divisors: Vec<String> = (1..=model.d_model.min(64))
             .filter(|h| model.d_model % h == 0)
@@ -135,13 +154,71 @@ fn check_model(config: &TrialConfig, found: &mut Problems) {
             ),
         );
     }
-    found.require_probability("model.dropout", model.dropout);
-    if config.quant.group_size == 0 {
+    if config.dataset.tokenizer.kind == TokenizerKind::Pretrained {
         found.add(
-            "quant.group_size",
-            "quant.group_size is 0".into(),
-            "set quant.group_size to a positive divisor of the layer widths, e.g. 32",
+            "dataset.tokenizer.kind",
+            "dataset.tokenizer.kind = \"pretrained\" but model.pretrained is not set".into(),
+            "set model.pretrained (e.g. \"all-minilm-l6-v2\"), or train a tokenizer \
+             (kind = \"wordpiece\")",
         );
+    }
+}
+
+/// A pretrained model takes its shape and tokenizer from its checkpoint.
+fn check_pretrained(config: &TrialConfig, name: &str, found: &mut Problems) {
+    let model = &config.model;
+    if crate::model::pretrained::find(name).is_none() {
+        found.add(
+            "model.pretrained",
+            format!("model.pretrained = {name:?} is not a known pretrained model"),
+            format!(
+                "use one of: {}",
+                crate::model::pretrained::names().join(", ")
+            ),
+        );
+    }
+    for (key, value) in [
+        ("model.layers", model.layers),
+        ("model.d_model", model.d_model),
+        ("model.heads", model.heads),
+        ("model.d_ff", model.d_ff),
+    ] {
+        if value != 0 {
+            found.add(
+                key,
+                format!("{key} = {value} is set, but model.pretrained takes the shape from the checkpoint's config.json"),
+                format!("remove {key} (or remove model.pretrained to train from scratch)"),
+            );
+        }
+    }
+    if config.dataset.tokenizer.kind != TokenizerKind::Pretrained {
+        found.add(
+            "dataset.tokenizer.kind",
+            format!(
+                "model.pretrained = {name:?} needs its own tokenizer, but dataset.tokenizer.kind is not \"pretrained\""
+            ),
+            "set dataset.tokenizer.kind = \"pretrained\"",
+        );
+    }
+}
+
+fn check_quant_warmup(config: &TrialConfig, found: &mut Problems) {
+    let quant = &config.quant;
+    match quant.warmup {
+        QuantWarmup::Linear if quant.warmup_steps == 0 => found.add(
+            "quant.warmup_steps",
+            "quant.warmup = \"linear\" but quant.warmup_steps is 0".into(),
+            "set quant.warmup_steps to the number of optimizer steps, e.g. 1000 (the study's best)",
+        ),
+        QuantWarmup::None if quant.warmup_steps > 0 => found.add(
+            "quant.warmup",
+            format!(
+                "quant.warmup_steps = {} is set but quant.warmup is \"none\"",
+                quant.warmup_steps
+            ),
+            "set quant.warmup = \"linear\", or remove quant.warmup_steps",
+        ),
+        _ => {}
     }
 }
 
@@ -159,6 +236,13 @@ fn check_lora(config: &TrialConfig, found: &mut Problems) {
         );
     }
     found.require_probability("lora.dropout", lora.dropout);
+    if lora.rank > 0 && (lora.targets.is_empty() || lora.targets.iter().any(|t| t.is_empty())) {
+        found.add(
+            "lora.targets",
+            format!("lora.targets = {:?} selects nothing", lora.targets),
+            "list layer-name patterns, e.g. [\"query\", \"value\"], or [\"all-linear\"]",
+        );
+    }
 }
 
 fn check_train(config: &TrialConfig, found: &mut Problems) {

@@ -4,7 +4,7 @@
 //! the dequantized reference ([`measure_latency`], named by [`kernel_name`]).
 use super::{median, percentile};
 use crate::attention::AttentionKind;
-use crate::model::{Classifier, PackedClassifier, QuantMode};
+use crate::model::{PackedClassifier, QuantMode, SequenceClassifier};
 use crate::quant::Quantizer;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
@@ -33,7 +33,7 @@ pub fn kernel_name(quantizer: &dyn Quantizer, attention: AttentionKind, device: 
 
 /// Times `model` on `batch` random sequences of `seq_len` tokens drawn from `vocab_size`.
 pub fn measure_latency(
-    model: &Classifier,
+    model: &dyn SequenceClassifier,
     vocab_size: usize,
     seq_len: usize,
     batch: usize,

@@ -42,7 +42,9 @@ pub fn memory_point(
     device: Device,
 ) -> Result<MemoryPoint> {
     tch::set_num_threads(threads as i32);
-    let model = if device == Device::Cpu {
+    let model = if device == Device::Cpu
+        && PackedClassifier::supports(&PackedClassifier::header(artifact)?)
+    {
         ForwardModel::Packed(Box::new(PackedClassifier::load(
             artifact,
             threads,

@@ -1,7 +1,7 @@
 //! Transformer encoder classifier: token + position embeddings, quantized pre-norm blocks,
 //! final RMSNorm, pooling and a full-precision classification head (BitNet b1.58 keeps
 //! embeddings and the output head in high precision: Ma et al., 2024).
-use super::{Block, QuantLinear, QuantMode, RmsNorm};
+use super::{Block, QuantEmbedding, QuantLinear, QuantMode, RmsNorm, SequenceClassifier};
 use crate::attention::AttentionKind;
 use crate::experiment::{ModelConfig, Pooling};
 use crate::quant::Quantizer;
@@ -21,7 +21,7 @@ pub struct ModelDims {
 /// The sequence classifier.
 #[derive(Debug)]
 pub struct Classifier {
-    token_embedding: nn::Embedding,
+    token_embedding: QuantEmbedding,
     position_embedding: nn::Embedding,
     blocks: Vec<Block>,
     final_norm: RmsNorm,
@@ -40,6 +40,7 @@ impl Classifier {
         cfg: &ModelConfig,
         dims: ModelDims,
         quantizer: Arc<dyn Quantizer>,
+        embedding_quantizer: Option<Arc<dyn Quantizer>>,
     ) -> Self {
         let d = cfg.d_model as i64;
         let embedding = nn::EmbeddingConfig {
@@ -51,11 +52,11 @@ impl Classifier {
         };
         let blocks_path = vs / BLOCKS;
         Self {
-            token_embedding: nn::embedding(
-                vs / "token_embedding",
-                dims.vocab_size as i64,
-                d,
-                embedding,
+            token_embedding: QuantEmbedding::new(
+                &(vs / "token_embedding"),
+                dims.vocab_size,
+                cfg.d_model,
+                embedding_quantizer,
             ),
             position_embedding: nn::embedding(
                 vs / "position_embedding",
@@ -74,10 +75,10 @@ impl Classifier {
     }
 
     /// Logits `[batch, num_labels]` for token ids `[batch, len]` with padding mask `[batch, len]`.
-    pub fn forward(&self, ids: &Tensor, mask: &Tensor, mode: QuantMode, train: bool) -> Tensor {
+    pub fn logits(&self, ids: &Tensor, mask: &Tensor, mode: QuantMode, train: bool) -> Tensor {
         let len = ids.size()[1];
         let positions = Tensor::arange(len, (Kind::Int64, ids.device()));
-        let mut x = ids.apply(&self.token_embedding)
+        let mut x = self.token_embedding.forward(ids, mode)
             + positions.apply(&self.position_embedding).unsqueeze(0);
         x = x.dropout(self.cfg.dropout, train);
         for block in &self.blocks {
@@ -95,24 +96,34 @@ impl Classifier {
         pooled.apply(&self.head)
     }
 
-    /// All quantized linear layers, in order.
-    pub fn quant_linears(&self) -> Vec<&QuantLinear> {
-        self.blocks.iter().flat_map(|b| b.quant_linears()).collect()
-    }
-
     /// True when the variable named `name` (as in the var store) is a quantized linear weight.
     pub fn is_quantized_weight(name: &str) -> bool {
         name.starts_with(BLOCKS) && name.ends_with(".weight") && !name.contains("norm")
     }
 
-    /// Switches the attention kernel; kernels compute the same function, so a trained model can
-    /// be measured under each.
-    pub fn set_attention(&mut self, attention: AttentionKind) {
-        self.attention = attention;
-    }
-
     /// The model configuration.
     pub fn config(&self) -> &ModelConfig {
         &self.cfg
+    }
+}
+
+impl SequenceClassifier for Classifier {
+    fn forward(&self, ids: &Tensor, mask: &Tensor, mode: QuantMode, train: bool) -> Tensor {
+        self.logits(ids, mask, mode, train)
+    }
+
+    fn quant_linears(&self) -> Vec<&QuantLinear> {
+        self.blocks.iter().flat_map(|b| b.quant_linears()).collect()
+    }
+
+    fn quant_linears_mut(&mut self) -> Vec<&mut QuantLinear> {
+        self.blocks
+            .iter_mut()
+            .flat_map(|b| b.quant_linears_mut())
+            .collect()
+    }
+
+    fn set_attention(&mut self, attention: AttentionKind) {
+        self.attention = attention;
     }
 }

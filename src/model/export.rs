@@ -1,16 +1,27 @@
 //! Export of a trained classifier to its packed artifact (the storage figure) and loading it
-//! back for inference. Quantized block weights are packed by the trial's quantizer; embeddings,
-//! norms and the head stay in high precision, as in BitNet b1.58: the scheme's
-//! [`Quantizer::high_precision_storage`] (fp32 for the fp32 baseline, 16-bit otherwise).
-use super::{Classifier, ModelDims};
+//! back for inference. Each variable is stored by its [`VariableRole`]: quantized linear
+//! weights packed by the trial's quantizer; the token embedding table by `quant.embeddings`
+//! when set; everything else (norms, biases, position tables, head, LoRA adapters) in high
+//! precision, as in BitNet b1.58: the scheme's [`Quantizer::high_precision_storage`] (fp32 for
+//! the fp32 baseline, 16-bit otherwise).
+//!
+//! LoRA adapters are merged into their base weight where that is lossless (a full-precision
+//! base: `W + B A alpha / r` is again an fp32 matrix) and kept beside the quantized base
+//! otherwise (merging would move the weights off the quantizer's grid); the header records which.
+use super::pretrained::BertConfig;
+use super::{
+    build_model, embedding_quantizer, variable_role, ModelDims, SequenceClassifier, VariableRole,
+    WeightSource,
+};
 use crate::artifact::{Artifact, ArtifactSummary, ArtifactTensor};
 use crate::experiment::{QuantConfig, TrialConfig};
 use crate::quant::{registry, Quantizer};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use tch::{nn, Device};
+use tch::{nn, Device, Tensor};
 
 /// Everything needed to rebuild the model from an artifact, stored in its header.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,6 +32,16 @@ pub struct ArtifactConfig {
     pub dims: ModelDims,
     /// Padding token id.
     pub pad_id: i64,
+    /// The pretrained checkpoint's shape, for models fine-tuned from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bert: Option<BertConfig>,
+    /// True when LoRA adapters were merged into the base weights at export.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub merged_lora: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 /// What an export wrote: the file's size and checksum, and the share of it that holds the
@@ -33,6 +54,8 @@ pub struct ExportSummary {
     pub quantized_bytes: u64,
     /// Number of quantized weights.
     pub quantized_weights: u64,
+    /// Bytes of LoRA adapter tensors kept beside the base (0 when merged or absent).
+    pub adapter_bytes: u64,
 }
 
 /// A model rebuilt from an artifact, with its weights on the quantizer's grid.
@@ -40,11 +63,41 @@ pub struct LoadedModel {
     /// Owns the parameters.
     pub vs: nn::VarStore,
     /// The classifier (run it with [`super::QuantMode::WeightsOnGrid`]).
-    pub model: Classifier,
+    pub model: Box<dyn SequenceClassifier>,
     /// The header configuration.
     pub config: ArtifactConfig,
     /// The trial's quantizer.
     pub quantizer: Arc<dyn Quantizer>,
+}
+
+/// The variables of `vs` as the artifact stores them: adapters merged into their base weight
+/// when `merge` is set (and then left out), sorted by name.
+fn export_variables(vs: &nn::VarStore, trial: &TrialConfig, merge: bool) -> Vec<(String, Tensor)> {
+    let mut variables: HashMap<String, Tensor> = vs
+        .variables()
+        .into_iter()
+        .map(|(name, t)| (name, t.detach().to_device(Device::Cpu)))
+        .collect();
+    if merge {
+        let scaling = trial.lora.alpha / trial.lora.rank.max(1) as f64;
+        let layers: Vec<String> = variables
+            .keys()
+            .filter_map(|n| n.strip_suffix(&format!(".{}", super::lora::LORA_A)))
+            .map(str::to_string)
+            .collect();
+        for layer in layers {
+            let a = variables.remove(&format!("{layer}.{}", super::lora::LORA_A));
+            let b = variables.remove(&format!("{layer}.{}", super::lora::LORA_B));
+            if let (Some(a), Some(b), Some(w)) =
+                (a, b, variables.get_mut(&format!("{layer}.weight")))
+            {
+                *w = &*w + b.matmul(&a) * scaling;
+            }
+        }
+    }
+    let mut sorted: Vec<_> = variables.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    sorted
 }
 
 /// Packs every variable of `vs` and writes the artifact to `path`.
@@ -54,31 +107,40 @@ pub fn export_artifact(
     config: &ArtifactConfig,
     path: &Path,
 ) -> Result<ExportSummary> {
+    let trial = &config.trial;
     let high_precision = registry::resolve(&QuantConfig {
         scheme: quantizer.high_precision_storage().to_string(),
-        group_size: config.trial.quant.group_size,
-        uniform: None,
+        group_size: trial.quant.group_size,
+        ..QuantConfig::default()
     })?;
-    let mut variables: Vec<_> = vs.variables().into_iter().collect();
-    variables.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut tensors = Vec::with_capacity(variables.len());
-    let (mut quantized_bytes, mut quantized_weights) = (0u64, 0u64);
-    for (name, tensor) in variables {
-        let tensor = tensor.detach().to_device(Device::Cpu);
-        let packed = if Classifier::is_quantized_weight(&name) {
-            let packed = quantizer.pack(&tensor)?;
-            quantized_bytes += packed.data.len() as u64;
-            quantized_weights += tensor.numel() as u64;
-            packed
-        } else {
-            high_precision.pack(&tensor)?
+    let embeddings = embedding_quantizer(&trial.quant)?.unwrap_or_else(|| high_precision.clone());
+    let merge = trial.lora.rank > 0 && quantizer.is_full_precision();
+    let mut header = config.clone();
+    header.merged_lora = merge;
+    let mut tensors = Vec::new();
+    let (mut quantized_bytes, mut quantized_weights, mut adapter_bytes) = (0u64, 0u64, 0u64);
+    for (name, tensor) in export_variables(vs, trial, merge) {
+        let packed = match variable_role(trial, &name) {
+            VariableRole::Quantized => {
+                let packed = quantizer.pack(&tensor)?;
+                quantized_bytes += packed.data.len() as u64;
+                quantized_weights += tensor.numel() as u64;
+                packed
+            }
+            VariableRole::Embedding => embeddings.pack(&tensor)?,
+            VariableRole::Adapter => {
+                let packed = high_precision.pack(&tensor)?;
+                adapter_bytes += packed.data.len() as u64;
+                packed
+            }
+            VariableRole::HighPrecision => high_precision.pack(&tensor)?,
         };
         tensors.push(ArtifactTensor { packed, name });
     }
     let artifact = Artifact {
         scheme: quantizer.name().to_string(),
         bitlab_version: env!("CARGO_PKG_VERSION").to_string(),
-        config_json: serde_json::to_string(config).expect("artifact config serializes"),
+        config_json: serde_json::to_string(&header).expect("artifact config serializes"),
         tensors,
     };
     if let Some(dir) = path.parent() {
@@ -89,6 +151,7 @@ pub fn export_artifact(
         file,
         quantized_bytes,
         quantized_weights,
+        adapter_bytes,
     })
 }
 
@@ -103,12 +166,7 @@ pub fn load_artifact(path: &Path, device: Device) -> Result<LoadedModel> {
         .map_err(|e| bad(format!("header configuration is not readable by this bitlab ({e}); re-run the trial to re-export")))?;
     let quantizer = registry::resolve(&config.trial.quant)?;
     let mut vs = nn::VarStore::new(device);
-    let model = Classifier::new(
-        &vs.root(),
-        &config.trial.model,
-        config.dims,
-        quantizer.clone(),
-    );
+    let model = build_model(&mut vs, &config, &quantizer, WeightSource::Artifact)?;
     vs.freeze();
     let mut variables = vs.variables();
     for tensor in &artifact.tensors {
@@ -147,8 +205,8 @@ pub fn load_artifact(path: &Path, device: Device) -> Result<LoadedModel> {
 mod tests {
     use super::*;
     use crate::experiment::QuantConfig;
-    use crate::model::smoke_trial;
     use crate::model::QuantMode;
+    use crate::model::{smoke_trial, Classifier};
     use tch::{Kind, Tensor};
 
     /// The reloaded artifact computes what the trained QAT model computes, for every registered
@@ -165,11 +223,13 @@ mod tests {
                 symmetric: false,
                 scale: crate::quant::ScaleRule::Mse,
             }),
+            ..Default::default()
         };
         let registered = registry::names().into_iter().map(|name| QuantConfig {
             scheme: name.into(),
             group_size: 8,
             uniform: None,
+            ..Default::default()
         });
         for quant in registered.chain([declared]) {
             tch::manual_seed(7);
@@ -182,12 +242,13 @@ mod tests {
                 num_labels: 2,
             };
             let vs = nn::VarStore::new(Device::Cpu);
-            let model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone());
+            let model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone(), None);
             // Round the high-precision tensors to their storage type first (fp16 for low-bit schemes).
             let storage = registry::resolve(&QuantConfig {
                 scheme: quantizer.high_precision_storage().into(),
                 group_size: 8,
                 uniform: None,
+                ..Default::default()
             })
             .unwrap();
             tch::no_grad(|| {
@@ -209,6 +270,8 @@ mod tests {
                 trial,
                 dims,
                 pad_id: 0,
+                bert: None,
+                merged_lora: false,
             };
             let summary = export_artifact(&vs, &quantizer, &config, &path).unwrap();
             assert_eq!(summary.file.bytes, std::fs::metadata(&path).unwrap().len());
@@ -232,12 +295,14 @@ mod tests {
             num_labels: 2,
         };
         let vs = nn::VarStore::new(Device::Cpu);
-        let _model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone());
+        let _model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone(), None);
         let dir = tempfile::tempdir().unwrap();
         let config = ArtifactConfig {
             trial,
             dims,
             pad_id: 0,
+            bert: None,
+            merged_lora: false,
         };
         let summary =
             export_artifact(&vs, &quantizer, &config, &dir.path().join("t.bitlab")).unwrap();

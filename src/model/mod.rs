@@ -3,19 +3,37 @@
 //!
 //! As in BitNet b1.58, every linear layer inside the blocks is a [`QuantLinear`]; token and
 //! position embeddings, norms and the classification head stay in full precision.
+//!
+//! A second family, [`BertClassifier`], fine-tunes pretrained BERT checkpoints
+//! ([`pretrained`]) with the same quantized layers and LoRA adapters ([`LoraAdapter`]). Both
+//! implement [`SequenceClassifier`]; [`build_model`] makes either for a trial.
+mod bert;
 mod block;
+mod build;
 mod classifier;
 mod export;
+mod lora;
 mod packed;
+pub mod pretrained;
+mod quant_embedding;
 mod quant_linear;
 mod rms_norm;
+mod sequence_classifier;
 
+pub use bert::BertClassifier;
 pub use block::Block;
+pub use build::{
+    build_model, count_parameters, embedding_quantizer, is_adapter_variable, pretrained_config,
+    variable_role, VariableRole, WeightSource,
+};
 pub use classifier::{Classifier, ModelDims};
 pub use export::{export_artifact, load_artifact, ArtifactConfig, ExportSummary, LoadedModel};
+pub use lora::{is_target, LoraAdapter};
 pub use packed::{PackedClassifier, PackedLinear};
+pub use quant_embedding::QuantEmbedding;
 pub use quant_linear::{QuantLinear, QuantMode};
 pub use rms_norm::RmsNorm;
+pub use sequence_classifier::SequenceClassifier;
 
 /// The first trial of `experiments/smoke.toml` with quantizer `scheme` (group size 8): a small
 /// model configuration shared by this module's tests.
@@ -29,6 +47,7 @@ pub(crate) fn smoke_trial(scheme: &str) -> crate::experiment::TrialConfig {
         scheme: scheme.into(),
         group_size: 8,
         uniform: None,
+        ..Default::default()
     };
     trial
 }

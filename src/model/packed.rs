@@ -187,6 +187,26 @@ impl PackedClassifier {
         Self::from_artifact(&artifact, path, threads, backend)
     }
 
+    /// True when the packed engine can run the model `config` describes: the BitNet encoder
+    /// trained from scratch, with LoRA adapters merged or absent and a high-precision embedding
+    /// table. Other models (pretrained BERT, adapters kept beside a quantized base) run on the
+    /// dequantized libtorch reference, and their measurements name that kernel.
+    pub fn supports(config: &ArtifactConfig) -> bool {
+        let trial = &config.trial;
+        trial.model.pretrained.is_none()
+            && (trial.lora.rank == 0 || config.merged_lora)
+            && trial.quant.embeddings.is_none()
+    }
+
+    /// Reads the header configuration of the artifact at `path`.
+    pub fn header(path: &Path) -> Result<ArtifactConfig> {
+        let artifact = Artifact::read(path)?;
+        serde_json::from_str(&artifact.config_json).map_err(|e| Error::Artifact {
+            path: path.to_path_buf(),
+            message: format!("header configuration is not readable by this bitlab ({e})"),
+        })
+    }
+
     /// Builds the model from an artifact already read from `path` (named in errors).
     pub fn from_artifact(
         artifact: &Artifact,
@@ -204,6 +224,14 @@ impl PackedClassifier {
                  re-export"
             ))
         })?;
+        if !Self::supports(&config) {
+            return Err(bad(
+                "the packed engine runs BitNet encoders trained from scratch with \
+                 LoRA merged or absent and high-precision embeddings; load this model with \
+                 load_artifact (the libtorch reference) instead"
+                    .into(),
+            ));
+        }
         let quantizer = registry::resolve(&config.trial.quant)?;
         let cfg = config.trial.model.clone();
         let (d, ff) = (cfg.d_model as i64, cfg.d_ff);
@@ -426,13 +454,15 @@ mod tests {
             num_labels: 3,
         };
         let vs = nn::VarStore::new(Device::Cpu);
-        let _model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone());
+        let _model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone(), None);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.bitlab");
         let config = ArtifactConfig {
             trial,
             dims,
             pad_id: 0,
+            bert: None,
+            merged_lora: false,
         };
         export_artifact(&vs, &quantizer, &config, &path).unwrap();
         let reference = load_artifact(&path, Device::Cpu).unwrap();

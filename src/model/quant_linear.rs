@@ -1,6 +1,9 @@
-//! BitLinear: a bias-free linear layer whose weights and activations are fake-quantized in the
-//! forward pass, with the straight-through estimator in the backward pass (BitNet b1.58,
-//! Ma et al., 2024; "Training Tips, Code and FAQ": `x + (q(x) - x).detach()`).
+//! BitLinear: a linear layer whose weights and activations are fake-quantized in the forward
+//! pass, with the straight-through estimator in the backward pass (BitNet b1.58, Ma et al., 2024;
+//! "Training Tips, Code and FAQ": `x + (q(x) - x).detach()`), an optional bias (pretrained BERT
+//! layers have one) and an optional full-precision LoRA adapter beside the quantized base.
+use super::lora::{is_target, LoraAdapter};
+use crate::experiment::LoraConfig;
 use crate::quant::{ste, Quantizer};
 use std::sync::Arc;
 use tch::{nn, Tensor};
@@ -19,54 +22,94 @@ pub enum QuantMode {
     WeightsOnGrid,
 }
 
-/// A linear layer `y = q_a(x) q_w(W)^T` with pluggable quantizer.
+/// A linear layer `y = q_a(x) q_w(W)^T + b (+ LoRA(x))` with pluggable quantizer.
 #[derive(Debug)]
 pub struct QuantLinear {
     /// Latent full-precision weight `[out, in]` (what the optimizer updates).
     pub weight: Tensor,
+    /// Optional bias `[out]`, kept in high precision.
+    pub bias: Option<Tensor>,
+    /// Optional LoRA adapter.
+    pub lora: Option<LoraAdapter>,
+    name: String,
     quantizer: Arc<dyn Quantizer>,
 }
 
 impl QuantLinear {
-    /// Creates a Kaiming-uniform-initialized `[out_dim, in_dim]` weight named `weight` under `vs`.
+    /// Creates a Kaiming-uniform-initialized `[out_dim, in_dim]` weight named `weight` under `vs`
+    /// (and a `bias` when `bias` is true).
     pub fn new(
         vs: &nn::Path,
         in_dim: usize,
         out_dim: usize,
+        bias: bool,
         quantizer: Arc<dyn Quantizer>,
     ) -> Self {
         let config = nn::LinearConfig {
-            bias: false,
+            bias,
             ..Default::default()
         };
         let linear = nn::linear(vs, in_dim as i64, out_dim as i64, config);
         Self {
             weight: linear.ws,
+            bias: linear.bs,
+            lora: None,
+            name: vs.components().collect::<Vec<_>>().join("."),
             quantizer,
         }
     }
 
-    /// Applies the layer to `x` (`[..., in]`).
-    pub fn forward(&self, x: &Tensor, mode: QuantMode) -> Tensor {
-        if self.quantizer.is_full_precision() {
-            return x.matmul(&self.weight.tr());
+    /// The layer's dotted var-store path (what `lora.targets` patterns match).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds a LoRA adapter under `root` (the var store's root) when this layer matches
+    /// `cfg.targets`; returns whether it did.
+    pub fn attach_lora(&mut self, root: &nn::Path, cfg: &LoraConfig) -> bool {
+        if cfg.rank == 0 || !is_target(&self.name, &cfg.targets) {
+            return false;
         }
-        let (x, w) = match mode {
-            QuantMode::Train { lambda } => {
-                let qx = ste(x, &self.quantizer.quantize_activation(x), lambda);
-                let qw = ste(
-                    &self.weight,
-                    &self.quantizer.quantize_weight(&self.weight),
-                    lambda,
-                );
-                (qx, qw)
-            }
-            QuantMode::WeightsOnGrid => (
-                self.quantizer.quantize_activation(x),
-                self.weight.shallow_clone(),
-            ),
+        let path = self.name.split('.').fold(root.clone(), |p, c| p.sub(c));
+        let (out_dim, in_dim) = (self.weight.size()[0], self.weight.size()[1]);
+        self.lora = Some(LoraAdapter::new(
+            &path,
+            in_dim as usize,
+            out_dim as usize,
+            cfg,
+        ));
+        true
+    }
+
+    /// Applies the layer to `x` (`[..., in]`); `train` enables the adapter's dropout.
+    pub fn forward(&self, x: &Tensor, mode: QuantMode, train: bool) -> Tensor {
+        let base = if self.quantizer.is_full_precision() {
+            x.matmul(&self.weight.tr())
+        } else {
+            let (qx, w) = match mode {
+                QuantMode::Train { lambda } => (
+                    ste(x, &self.quantizer.quantize_activation(x), lambda),
+                    ste(
+                        &self.weight,
+                        &self.quantizer.quantize_weight(&self.weight),
+                        lambda,
+                    ),
+                ),
+                QuantMode::WeightsOnGrid => (
+                    self.quantizer.quantize_activation(x),
+                    self.weight.shallow_clone(),
+                ),
+            };
+            qx.matmul(&w.tr())
         };
-        x.matmul(&w.tr())
+        let base = match &self.bias {
+            Some(bias) => base + bias,
+            None => base,
+        };
+        match &self.lora {
+            Some(lora) => base + lora.forward(x, train),
+            None => base,
+        }
     }
 
     /// The quantizer this layer uses.

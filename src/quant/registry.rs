@@ -158,6 +158,7 @@ pub fn resolve_packed(tag: &str) -> Result<Arc<dyn Quantizer>> {
         scheme: scheme.to_string(),
         group_size,
         uniform: None,
+        ..Default::default()
     })?;
     Ok(quantizer)
 }
@@ -225,6 +226,7 @@ mod tests {
             scheme: "int4".into(),
             group_size: 0,
             uniform: None,
+            ..Default::default()
         })
         .unwrap_err();
         assert!(err.to_string().contains("group_size"), "{err}");
@@ -236,6 +238,7 @@ mod tests {
             scheme: "int4".into(),
             group_size: 16,
             uniform: None,
+            ..Default::default()
         })
         .unwrap();
         let w = Tensor::randn([3, 40], (Kind::Float, Device::Cpu));
@@ -318,7 +321,7 @@ mod tests {
             ) {
                 tch::manual_seed(seed);
                 let name = names()[scheme % names().len()];
-                let q = resolve(&QuantConfig { scheme: name.into(), group_size: 8, uniform: None }).unwrap();
+                let q = resolve(&QuantConfig { scheme: name.into(), group_size: 8, uniform: None , ..Default::default() }).unwrap();
                 let w = Tensor::randn([rows, cols], (Kind::Float, Device::Cpu));
                 let packed = q.pack(&w).unwrap();
                 prop_assert!(q.unpack(&packed).unwrap().equal(&q.quantize_weight(&w)));

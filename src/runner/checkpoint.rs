@@ -39,8 +39,14 @@ pub struct TrainingRecord {
     pub seconds: f64,
     /// Best validation accuracy over epochs.
     pub best_val_accuracy: f64,
-    /// Trainable parameters.
+    /// All parameters of the model (adapters included).
     pub params_total: i64,
+    /// Parameters that trained (all of them without LoRA; adapters and head with it).
+    #[serde(default)]
+    pub params_trainable: i64,
+    /// Bytes of LoRA adapters stored beside the base (0 when merged or absent).
+    #[serde(default)]
+    pub adapter_bytes: u64,
     /// Bytes of packed quantized weights in the artifact.
     pub quantized_bytes: u64,
     /// Number of quantized weights.
@@ -147,8 +153,20 @@ impl Checkpoints {
         header: &ArtifactConfig,
         path: &Path,
     ) -> Result<ArtifactSummary> {
-        let mut artifact = Artifact::read(&self.artifact_path(&training_hash(&header.trial)))?;
-        artifact.config_json = serde_json::to_string(header).expect("artifact config serializes");
+        let source = self.artifact_path(&training_hash(&header.trial));
+        let mut artifact = Artifact::read(&source)?;
+        // Keep what export decided (merged adapters) and the checkpoint's own shape.
+        let stored: ArtifactConfig =
+            serde_json::from_str(&artifact.config_json).map_err(|e| Error::Artifact {
+                path: source.clone(),
+                message: format!("header configuration is unreadable ({e})"),
+            })?;
+        let trial_header = ArtifactConfig {
+            trial: header.trial.clone(),
+            ..stored
+        };
+        artifact.config_json =
+            serde_json::to_string(&trial_header).expect("artifact config serializes");
         artifact.write(path)
     }
 }
@@ -172,6 +190,8 @@ mod tests {
                 num_labels: 2,
             },
             pad_id: 0,
+            bert: None,
+            merged_lora: false,
         };
         let quantizer = registry::resolve(&header.trial.quant).unwrap();
         let vs = nn::VarStore::new(Device::Cpu);
@@ -180,6 +200,7 @@ mod tests {
             &header.trial.model,
             header.dims,
             quantizer.clone(),
+            None,
         );
         let checkpoints = Checkpoints::new(dir);
         let hash = training_hash(&header.trial);
@@ -195,6 +216,8 @@ mod tests {
                 seconds: 1.0,
                 best_val_accuracy: 0.5,
                 params_total: 10,
+                params_trainable: 10,
+                adapter_bytes: 0,
                 quantized_bytes: exported.quantized_bytes,
                 quantized_weights: exported.quantized_weights,
             })

@@ -38,7 +38,7 @@ pub fn measure_inference(
     opts: &RunOptions,
 ) -> Result<Vec<Measurement>> {
     let m = &cfg.measure;
-    let packed = if opts.device == Device::Cpu {
+    let packed = if opts.device == Device::Cpu && PackedClassifier::supports(&loaded.config) {
         let mut packed = PackedClassifier::load(artifact_path, m.threads, Backend::detect())?;
         packed.set_attention(cfg.model.attention);
         Some(packed)
@@ -56,7 +56,7 @@ pub fn measure_inference(
             let point: LatencyPoint = match &packed {
                 Some(model) => measure_packed_latency(model, seq_len, batch, m.warmup, m.repeats),
                 None => measure_latency(
-                    &loaded.model,
+                    loaded.model.as_ref(),
                     loaded.config.dims.vocab_size,
                     seq_len,
                     batch,
@@ -207,13 +207,15 @@ mod tests {
             num_labels: 2,
         };
         let vs = nn::VarStore::new(Device::Cpu);
-        let _model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone());
+        let _model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone(), None);
         let dir = tempfile::tempdir().unwrap();
         let artifact = dir.path().join("m.bitlab");
         let config = ArtifactConfig {
             trial,
             dims,
             pad_id: 0,
+            bert: None,
+            merged_lora: false,
         };
         export_artifact(&vs, &quantizer, &config, &artifact).unwrap();
         let loaded = load_artifact(&artifact, Device::Cpu).unwrap();

@@ -158,7 +158,11 @@ pub fn run_sweep(experiment: &Experiment, opts: &RunOptions) -> Result<SweepSumm
     // before anything trains, with the dataset's own error (which says how to fetch it).
     let mut cache = DataCache::default();
     for (_, trial) in &todo {
-        if let Err(error) = cache.get(&opts.datasets_dir, &trial.config.dataset) {
+        if let Err(error) = cache.get(
+            &opts.datasets_dir,
+            &trial.config.dataset,
+            trial.config.model.pretrained.as_deref(),
+        ) {
             store.end_sweep(sweep_id, "failed")?;
             return Err(error);
         }

@@ -9,7 +9,10 @@ use super::checkpoint::{Checkpoints, Lookup, TrainingRecord};
 use super::{measure_inference, measure_training};
 use super::{DataCache, PlannedTrial, PreparedData, RunOptions};
 use crate::experiment::{training_hash, Experiment};
-use crate::model::{export_artifact, load_artifact, ArtifactConfig, Classifier, QuantMode};
+use crate::model::{
+    build_model, count_parameters, export_artifact, load_artifact, pretrained_config,
+    ArtifactConfig, QuantMode, WeightSource,
+};
 use crate::quant::registry;
 use crate::store::{ArtifactRecord, Metric, TrialResults};
 use crate::train::{evaluate, train, TrialProgress};
@@ -37,7 +40,11 @@ pub fn run_trial(
     let cfg = &trial.config;
     tch::manual_seed(cfg.seed as i64);
     tch::set_num_threads(cfg.measure.threads as i32);
-    let data = cache.get(&opts.datasets_dir, &cfg.dataset)?;
+    let data = cache.get(
+        &opts.datasets_dir,
+        &cfg.dataset,
+        cfg.model.pretrained.as_deref(),
+    )?;
     let header = ArtifactConfig {
         trial: cfg.clone(),
         dims: crate::model::ModelDims {
@@ -45,6 +52,8 @@ pub fn run_trial(
             num_labels: data.num_labels,
         },
         pad_id: data.encoder.pad_id(),
+        bert: pretrained_config(cfg, &opts.datasets_dir)?,
+        merged_lora: false,
     };
     let checkpoints = Checkpoints::new(&opts.artifacts_dir);
     let (record, reused) = match checkpoints.lookup(&header) {
@@ -79,7 +88,7 @@ pub fn run_trial(
     let file = checkpoints.write_trial_artifact(&header, &artifact_path)?;
     let loaded = load_artifact(&artifact_path, opts.device)?;
     let test = evaluate(
-        &loaded.model,
+        loaded.model.as_ref(),
         &data.test,
         QuantMode::WeightsOnGrid,
         256,
@@ -103,14 +112,15 @@ pub fn run_trial(
         metric("train_steps", record.steps as f64),
         metric("reused_checkpoint", if reused { 1.0 } else { 0.0 }),
         metric("params_total", record.params_total as f64),
-        metric("params_trainable", record.params_total as f64),
+        metric("params_trainable", record.params_trainable as f64),
+        metric("storage_adapter_bytes", record.adapter_bytes as f64),
         metric("params_quantized", record.quantized_weights as f64),
         metric("storage_bytes", file.bytes as f64),
         metric("storage_quantized_bytes", record.quantized_bytes as f64),
         metric("bits_per_quantized_weight", bits_per_weight),
     ]);
 
-    if opts.device == tch::Device::Cpu {
+    if opts.device == tch::Device::Cpu && crate::model::PackedClassifier::supports(&loaded.config) {
         // The packed model (what latency and memory are measured on) must predict what the
         // reference predicts; record how closely it does.
         let agreement = super::measurements::compare_packed_with_reference(
@@ -155,10 +165,26 @@ fn train_checkpoint(
 ) -> Result<TrainingRecord> {
     let cfg = &trial.config;
     let quantizer = registry::resolve(&cfg.quant)?;
-    let vs = nn::VarStore::new(opts.device);
-    let model = Classifier::new(&vs.root(), &cfg.model, header.dims, quantizer.clone());
+    let mut vs = nn::VarStore::new(opts.device);
+    let model = build_model(
+        &mut vs,
+        header,
+        &quantizer,
+        WeightSource::Training {
+            datasets_dir: &opts.datasets_dir,
+        },
+    )?;
+    let (params_trainable, params_total) = count_parameters(&vs);
+    progress.line(&format!(
+        "{params_trainable} of {params_total} parameters train{}",
+        if cfg.lora.rank > 0 {
+            format!(" (LoRA rank {} adapters and the head)", cfg.lora.rank)
+        } else {
+            String::new()
+        }
+    ));
     let outcome = train(
-        &model,
+        model.as_ref(),
         &vs,
         cfg,
         &data.train,
@@ -167,11 +193,6 @@ fn train_checkpoint(
         &trial.hash,
         progress,
     )?;
-    let params_total: i64 = vs
-        .trainable_variables()
-        .iter()
-        .map(|t| t.numel() as i64)
-        .sum();
     let hash = training_hash(cfg);
     let exported = export_artifact(&vs, &quantizer, header, &checkpoints.artifact_path(&hash))?;
     let record = TrainingRecord {
@@ -183,6 +204,8 @@ fn train_checkpoint(
         seconds: outcome.seconds,
         best_val_accuracy: outcome.best_val_accuracy,
         params_total,
+        params_trainable,
+        adapter_bytes: exported.adapter_bytes,
         quantized_bytes: exported.quantized_bytes,
         quantized_weights: exported.quantized_weights,
     };

@@ -1,6 +1,6 @@
 //! Classification metrics: accuracy, macro-averaged F1 and mean cross-entropy.
 use crate::data::EncodedSplit;
-use crate::model::{Classifier, QuantMode};
+use crate::model::{QuantMode, SequenceClassifier};
 use tch::Device;
 
 /// Metrics of a model on one split.
@@ -18,7 +18,7 @@ pub struct Evaluation {
 
 /// Evaluates `model` on `split` without gradients.
 pub fn evaluate(
-    model: &Classifier,
+    model: &dyn SequenceClassifier,
     split: &EncodedSplit,
     mode: QuantMode,
     batch_size: usize,

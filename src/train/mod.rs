@@ -9,5 +9,5 @@ mod trainer;
 pub use interrupt::{check_interrupted, install_interrupt_handler, interrupted};
 pub use metrics::{evaluate, macro_f1, Evaluation};
 pub use progress::{SweepProgress, TrialProgress};
-pub use schedule::learning_rate;
+pub use schedule::{learning_rate, quant_lambda};
 pub use trainer::{train, TrainOutcome};

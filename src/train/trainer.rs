@@ -1,10 +1,12 @@
 //! The QAT training loop (BitNet b1.58, Ma et al., 2024): latent full-precision weights are
 //! updated by Adam/AdamW on cross-entropy, while every forward pass sees quantized weights and
-//! activations through the straight-through estimator.
-use super::{check_interrupted, evaluate, learning_rate, TrialProgress};
+//! activations through the straight-through estimator, optionally warmed in (`quant.warmup`).
+//! With LoRA the frozen base receives no gradient and the optimizer updates only what requires
+//! one (adapters and head).
+use super::{check_interrupted, evaluate, learning_rate, quant_lambda, TrialProgress};
 use crate::data::EncodedSplit;
-use crate::experiment::{OptimizerKind, TrialConfig};
-use crate::model::{Classifier, QuantMode};
+use crate::experiment::{OptimizerKind, QuantWarmup, TrialConfig};
+use crate::model::{QuantMode, SequenceClassifier};
 use crate::store::Metric;
 use crate::{Error, Result};
 use std::time::Instant;
@@ -27,7 +29,7 @@ pub struct TrainOutcome {
 /// each epoch. Fails with [`Error::Diverged`] on a non-finite loss and [`Error::Interrupted`] on Ctrl-C.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
-    model: &Classifier,
+    model: &dyn SequenceClassifier,
     vs: &nn::VarStore,
     cfg: &TrialConfig,
     train: &EncodedSplit,
@@ -56,7 +58,9 @@ pub fn train(
         .build(vs, t.lr),
     }
     .map_err(|e| Error::torch("building the optimizer", e))?;
-    let mode = QuantMode::Train { lambda: 1.0 };
+    // Validation always sees the fully quantized model, the one that is exported.
+    let quantized = QuantMode::Train { lambda: 1.0 };
+    let warmup = cfg.quant.warmup;
     let started = Instant::now();
     let mut curves = Vec::new();
     let mut step = 0usize;
@@ -79,10 +83,18 @@ pub fn train(
                 step,
                 total_steps,
             ));
+            let lambda = quant_lambda(warmup, cfg.quant.warmup_steps, step);
+            if warmup != QuantWarmup::None {
+                curves.push(Metric {
+                    key: "quant_lambda".into(),
+                    step: Some(step as i64),
+                    value: lambda,
+                });
+            }
             let logits = model.forward(
                 &batch.ids.to_device(device),
                 &batch.mask.to_device(device),
-                mode,
+                QuantMode::Train { lambda },
                 true,
             );
             let loss = logits.cross_entropy_for_logits(&batch.labels.to_device(device));
@@ -119,7 +131,7 @@ pub fn train(
         let val = evaluate(
             model,
             validation,
-            mode,
+            quantized,
             t.batch_size.max(64),
             num_labels,
             device,

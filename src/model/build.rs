@@ -1,0 +1,178 @@
+//! Building a trial's model: which family, which weights it starts from, which layers get LoRA
+//! adapters and which parameters train, and the role each variable plays in the artifact.
+use super::pretrained::{self, BertConfig};
+use super::{ArtifactConfig, BertClassifier, Classifier, SequenceClassifier};
+use crate::experiment::{QuantConfig, TrialConfig};
+use crate::quant::{registry, Quantizer};
+use crate::{Error, Result};
+use std::path::Path;
+use std::sync::Arc;
+use tch::nn;
+
+/// Where a freshly built model's weights come from.
+#[derive(Debug, Clone, Copy)]
+pub enum WeightSource<'a> {
+    /// Training: random initialization, or the pretrained checkpoint found under this datasets
+    /// folder; LoRA adapters are attached and the base frozen when `lora.rank` > 0.
+    Training {
+        /// The `datasets/` folder (pretrained checkpoints live in its `.cache/`).
+        datasets_dir: &'a Path,
+    },
+    /// An artifact's tensors will be copied in afterwards; adapters are attached when the
+    /// artifact keeps them beside the base.
+    Artifact,
+}
+
+/// How an artifact stores a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariableRole {
+    /// A quantized linear weight: packed by the trial's quantizer.
+    Quantized,
+    /// The token embedding table: packed by `quant.embeddings` when set.
+    Embedding,
+    /// A LoRA adapter matrix: high precision.
+    Adapter,
+    /// Everything else (norms, biases, position tables, head): high precision.
+    HighPrecision,
+}
+
+/// True when the variable `name` belongs to a LoRA adapter.
+pub fn is_adapter_variable(name: &str) -> bool {
+    name.ends_with(super::lora::LORA_A) || name.ends_with(super::lora::LORA_B)
+}
+
+/// The role of variable `name` in a model of `trial`'s family.
+pub fn variable_role(trial: &TrialConfig, name: &str) -> VariableRole {
+    let pretrained = trial.model.pretrained.is_some();
+    if is_adapter_variable(name) {
+        VariableRole::Adapter
+    } else if (pretrained && BertClassifier::is_quantized_weight(name))
+        || (!pretrained && Classifier::is_quantized_weight(name))
+    {
+        VariableRole::Quantized
+    } else if (pretrained && BertClassifier::is_word_embedding(name))
+        || (!pretrained && name == "token_embedding.weight")
+    {
+        VariableRole::Embedding
+    } else {
+        VariableRole::HighPrecision
+    }
+}
+
+/// The quantizer that stores the token embedding table, if `quant.embeddings` names one.
+pub fn embedding_quantizer(quant: &QuantConfig) -> Result<Option<Arc<dyn Quantizer>>> {
+    quant
+        .embeddings
+        .as_ref()
+        .map(|scheme| {
+            registry::resolve(&QuantConfig {
+                scheme: scheme.clone(),
+                group_size: quant.group_size,
+                uniform: None,
+                ..QuantConfig::default()
+            })
+        })
+        .transpose()
+}
+
+/// Reads the pretrained checkpoint's `config.json` for `trial` (None when it trains from
+/// scratch), checking the checkpoint's files first.
+pub fn pretrained_config(trial: &TrialConfig, datasets_dir: &Path) -> Result<Option<BertConfig>> {
+    let Some(name) = &trial.model.pretrained else {
+        return Ok(None);
+    };
+    let model = pretrained::require(name)?;
+    let files = pretrained::locate(datasets_dir, model)?;
+    BertConfig::load(&files.config, name).map(Some)
+}
+
+/// Builds the model `header` describes in `vs`.
+pub fn build_model(
+    vs: &mut nn::VarStore,
+    header: &ArtifactConfig,
+    quantizer: &Arc<dyn Quantizer>,
+    source: WeightSource,
+) -> Result<Box<dyn SequenceClassifier>> {
+    let trial = &header.trial;
+    let embeddings = embedding_quantizer(&trial.quant)?;
+    let mut model: Box<dyn SequenceClassifier> = match (&trial.model.pretrained, &header.bert) {
+        (None, _) => Box::new(Classifier::new(
+            &vs.root(),
+            &trial.model,
+            header.dims,
+            quantizer.clone(),
+            embeddings,
+        )),
+        (Some(_), Some(bert)) => Box::new(BertClassifier::new(
+            &vs.root(),
+            bert,
+            header.dims.num_labels,
+            trial.model.dropout,
+            trial.model.attention,
+            quantizer.clone(),
+            embeddings,
+        )),
+        (Some(name), None) => {
+            return Err(Error::Pretrained {
+                name: name.clone(),
+                message: "the model header carries no BERT configuration".into(),
+                fix: "re-run the trial to export the model again".into(),
+            })
+        }
+    };
+    if let (WeightSource::Training { datasets_dir }, Some(name)) = (source, &trial.model.pretrained)
+    {
+        let files = pretrained::locate(datasets_dir, pretrained::require(name)?)?;
+        pretrained::load_weights(
+            vs,
+            &files.weights,
+            name,
+            BertClassifier::is_pretrained_variable,
+        )?;
+    }
+    let lora = &trial.lora;
+    let wants_adapters = match source {
+        WeightSource::Training { .. } => lora.rank > 0,
+        WeightSource::Artifact => lora.rank > 0 && !header.merged_lora,
+    };
+    if wants_adapters {
+        // PEFT: the base is frozen, adapters and the classification head train.
+        vs.freeze();
+        let root = vs.root();
+        let attached = model
+            .quant_linears_mut()
+            .into_iter()
+            .map(|linear| linear.attach_lora(&root, lora))
+            .filter(|&attached| attached)
+            .count();
+        if attached == 0 {
+            let names: Vec<String> = model
+                .quant_linears()
+                .iter()
+                .map(|l| l.name().to_string())
+                .collect();
+            return Err(Error::Invalid(format!(
+                "lora.targets = {:?} matches none of the model's linear layers ({})\n  fix: use \
+                 patterns that occur in those names, or [\"all-linear\"]",
+                lora.targets,
+                names.join(", ")
+            )));
+        }
+        for (name, tensor) in vs.variables() {
+            if name.starts_with("head.") {
+                let _ = tensor.set_requires_grad(true);
+            }
+        }
+    }
+    Ok(model)
+}
+
+/// Parameters that receive gradients (requires_grad), and all parameters, in `vs`.
+pub fn count_parameters(vs: &nn::VarStore) -> (i64, i64) {
+    vs.variables()
+        .values()
+        .fold((0, 0), |(trainable, total), t| {
+            let n = t.numel() as i64;
+            (trainable + if t.requires_grad() { n } else { 0 }, total + n)
+        })
+}
