@@ -182,6 +182,10 @@ pub struct QuantConfig {
     /// embeddings in high precision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<String>,
+    /// Definition of the quantizer `embeddings` names when it is declared in the experiment
+    /// file (`[quantizers.NAME]`), filled in by the loader like [`QuantConfig::uniform`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings_uniform: Option<crate::quant::UniformSpec>,
 }
 
 impl Default for QuantConfig {
@@ -193,6 +197,7 @@ impl Default for QuantConfig {
             warmup: QuantWarmup::None,
             warmup_steps: 0,
             embeddings: None,
+            embeddings_uniform: None,
         }
     }
 }

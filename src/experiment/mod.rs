@@ -179,12 +179,18 @@ pub fn parse(text: &str, path: &Path) -> Result<Experiment> {
     })
 }
 
-/// Copies the declaration `config.quant.scheme` names (if any) into `config.quant.uniform`, so
-/// the trial carries, and its hash covers, the quantizer's definition.
+/// Copies the declarations `config.quant.scheme` and `config.quant.embeddings` name (if any)
+/// into `config.quant.uniform` and `config.quant.embeddings_uniform`, so the trial carries, and
+/// its hash covers, the quantizers' definitions.
 fn attach_declaration(
     config: &mut TrialConfig,
     quantizers: &[DeclaredQuantizer],
 ) -> Result<(), String> {
+    if let Some(name) = &config.quant.embeddings {
+        if let Some(declared) = quantizers.iter().find(|d| &d.name == name) {
+            config.quant.embeddings_uniform = Some(declared.spec.clone());
+        }
+    }
     let Some(declared) = quantizers.iter().find(|d| d.name == config.quant.scheme) else {
         return Ok(());
     };

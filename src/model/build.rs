@@ -68,7 +68,7 @@ pub fn embedding_quantizer(quant: &QuantConfig) -> Result<Option<Arc<dyn Quantiz
             registry::resolve(&QuantConfig {
                 scheme: scheme.clone(),
                 group_size: quant.group_size,
-                uniform: None,
+                uniform: quant.embeddings_uniform.clone(),
                 ..QuantConfig::default()
             })
         })
@@ -175,4 +175,140 @@ pub fn count_parameters(vs: &nn::VarStore) -> (i64, i64) {
             let n = t.numel() as i64;
             (trainable + if t.requires_grad() { n } else { 0 }, total + n)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::LoraConfig;
+    use crate::model::{export_artifact, load_artifact, smoke_trial, ModelDims, QuantMode};
+    use tch::{Device, Kind, Tensor};
+
+    fn header(scheme: &str, rank: usize) -> ArtifactConfig {
+        let mut trial = smoke_trial(scheme);
+        trial.lora = LoraConfig {
+            rank,
+            alpha: 4.0,
+            ..Default::default()
+        };
+        ArtifactConfig {
+            trial,
+            dims: ModelDims {
+                vocab_size: 40,
+                num_labels: 2,
+            },
+            pad_id: 0,
+            bert: None,
+            merged_lora: false,
+        }
+    }
+
+    fn training(header: &ArtifactConfig) -> (nn::VarStore, Box<dyn SequenceClassifier>) {
+        let quantizer = registry::resolve(&header.trial.quant).unwrap();
+        let mut vs = nn::VarStore::new(Device::Cpu);
+        let model = build_model(
+            &mut vs,
+            header,
+            &quantizer,
+            WeightSource::Training {
+                datasets_dir: Path::new("datasets"),
+            },
+        )
+        .unwrap();
+        (vs, model)
+    }
+
+    fn batch() -> (Tensor, Tensor) {
+        let ids = Tensor::randint_low(1, 40, [3, 7], (Kind::Int64, Device::Cpu));
+        (ids, Tensor::ones([3, 7], (Kind::Int64, Device::Cpu)))
+    }
+
+    #[test]
+    fn with_lora_gradients_reach_only_adapters_and_head() {
+        let header = header("ternary", 4);
+        let (vs, model) = training(&header);
+        let (ids, mask) = batch();
+        let loss = model
+            .forward(&ids, &mask, QuantMode::Train { lambda: 1.0 }, true)
+            .sum(Kind::Float);
+        loss.backward();
+        let mut adapters = 0;
+        for (name, tensor) in vs.variables() {
+            let has_grad = tensor.grad().defined();
+            let should = is_adapter_variable(&name) || name.starts_with("head.");
+            assert_eq!(has_grad, should, "{name}: gradient {has_grad}");
+            adapters += usize::from(is_adapter_variable(&name));
+        }
+        assert_eq!(
+            adapters,
+            2 * 4,
+            "lora_a and lora_b on the block's 4 linear layers"
+        );
+        let (trainable, total) = count_parameters(&vs);
+        assert!(trainable > 0 && trainable < total, "{trainable} of {total}");
+    }
+
+    #[test]
+    fn without_lora_every_parameter_trains() {
+        let (vs, _model) = training(&header("ternary", 0));
+        let (trainable, total) = count_parameters(&vs);
+        assert_eq!(trainable, total);
+    }
+
+    #[test]
+    fn targets_that_match_nothing_are_refused_with_the_layer_names() {
+        let mut header = header("ternary", 2);
+        header.trial.lora.targets = vec!["query".into()];
+        let quantizer = registry::resolve(&header.trial.quant).unwrap();
+        let mut vs = nn::VarStore::new(Device::Cpu);
+        let err = build_model(
+            &mut vs,
+            &header,
+            &quantizer,
+            WeightSource::Training {
+                datasets_dir: Path::new("datasets"),
+            },
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("blocks.0.qkv"), "{err}");
+    }
+
+    /// fp32 bases merge their adapters at export (no adapter tensors stored); quantized bases
+    /// keep them beside the packed weights. Either way the reloaded model computes what the
+    /// trained one computes.
+    #[test]
+    fn export_merges_full_precision_bases_and_keeps_adapters_beside_quantized_ones() {
+        for (scheme, merged) in [("fp32", true), ("ternary", false)] {
+            let header = header(scheme, 4);
+            let (vs, model) = training(&header);
+            tch::no_grad(|| {
+                for (name, tensor) in vs.variables() {
+                    if name.ends_with(super::super::lora::LORA_B) {
+                        let _ = tensor.shallow_clone().normal_(0.0, 0.3);
+                    }
+                }
+            });
+            let (ids, mask) = batch();
+            let expected = tch::no_grad(|| {
+                model.forward(&ids, &mask, QuantMode::Train { lambda: 1.0 }, false)
+            });
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("m.bitlab");
+            let quantizer = registry::resolve(&header.trial.quant).unwrap();
+            let summary = export_artifact(&vs, &quantizer, &header, &path).unwrap();
+            assert_eq!(summary.adapter_bytes == 0, merged, "{scheme}");
+            let loaded = load_artifact(&path, Device::Cpu).unwrap();
+            assert_eq!(loaded.config.merged_lora, merged, "{scheme}");
+            let got = tch::no_grad(|| {
+                loaded
+                    .model
+                    .forward(&ids, &mask, QuantMode::WeightsOnGrid, false)
+            });
+            // The ternary trial stores high-precision tensors in fp16, hence the tolerance.
+            let diff = (&got - &expected).abs().max().double_value(&[]);
+            assert!(diff < 2e-2, "{scheme}: reloaded logits differ by {diff}");
+        }
+    }
 }

@@ -67,3 +67,68 @@ pub fn is_target(name: &str, targets: &[String]) -> bool {
         .iter()
         .any(|t| t == crate::experiment::ALL_LINEAR || name.contains(t.as_str()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::QuantConfig;
+    use crate::model::{QuantLinear, QuantMode};
+    use crate::quant::registry;
+    use tch::{Device, Kind};
+
+    fn lora(rank: usize) -> LoraConfig {
+        LoraConfig {
+            rank,
+            alpha: 8.0,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_fresh_adapter_leaves_the_output_unchanged_for_every_scheme() {
+        for scheme in ["fp32", "int8", "int4", "ternary"] {
+            let quantizer = registry::resolve(&QuantConfig {
+                scheme: scheme.into(),
+                group_size: 8,
+                ..Default::default()
+            })
+            .unwrap();
+            let vs = nn::VarStore::new(Device::Cpu);
+            let mut layer = QuantLinear::new(&(vs.root() / "layer"), 16, 24, true, quantizer);
+            let x = Tensor::randn([3, 5, 16], (Kind::Float, Device::Cpu));
+            let mode = QuantMode::Train { lambda: 1.0 };
+            let before = layer.forward(&x, mode, false);
+            assert!(layer.attach_lora(&vs.root(), &lora(4)));
+            let after = layer.forward(&x, mode, false);
+            let diff = (&after - &before).abs().max().double_value(&[]);
+            assert_eq!(diff, 0.0, "{scheme}: zero-initialized B changed the output");
+            assert_eq!(layer.lora.as_ref().unwrap().num_params(), 4 * (16 + 24));
+        }
+    }
+
+    #[test]
+    fn merging_equals_the_unmerged_forward() {
+        let fp32 = registry::resolve(&QuantConfig::default()).unwrap();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let mut layer = QuantLinear::new(&(vs.root() / "layer"), 12, 7, true, fp32.clone());
+        layer.attach_lora(&vs.root(), &lora(3));
+        let adapter = layer.lora.as_ref().unwrap();
+        tch::no_grad(|| adapter.b.shallow_clone().normal_(0.0, 0.5));
+        let x = Tensor::randn([4, 12], (Kind::Float, Device::Cpu));
+        let unmerged = layer.forward(&x, QuantMode::WeightsOnGrid, false);
+        let merged_weight = &layer.weight + adapter.delta_weight();
+        let merged = x.matmul(&merged_weight.tr()) + layer.bias.as_ref().unwrap();
+        let diff = (&merged - &unmerged).abs().max().double_value(&[]);
+        assert!(diff < 1e-5, "merged and unmerged differ by {diff}");
+        assert!(unmerged.abs().max().double_value(&[]) > 0.1);
+    }
+
+    #[test]
+    fn targets_match_by_name_or_all_linear() {
+        let targets = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let name = "encoder.layer.0.attention.self.query";
+        assert!(is_target(name, &targets(&["query", "value"])));
+        assert!(!is_target(name, &targets(&["intermediate"])));
+        assert!(is_target(name, &targets(&["all-linear"])));
+    }
+}

@@ -14,7 +14,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::data::ReportData;
 use super::font::ensure_font;
-use super::{accuracy_chart, latency_chart, memory_chart, storage_chart, training_chart};
+use super::{
+    accuracy_chart, latency_chart, lora_chart, memory_chart, storage_chart, training_chart,
+};
 use crate::{Error, Result};
 
 /// One figure of a report.
@@ -63,6 +65,7 @@ pub fn render_all(data: &ReportData, out_dir: &Path) -> Result<Vec<RenderedChart
         render_chart(&training_chart::TrainingChart, data, out_dir)?,
         render_chart(&storage_chart::StorageChart, data, out_dir)?,
         render_chart(&accuracy_chart::AccuracyChart, data, out_dir)?,
+        render_chart(&lora_chart::LoraRankChart, data, out_dir)?,
     ])
 }
 

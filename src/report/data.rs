@@ -323,12 +323,41 @@ impl ReportData {
     }
 }
 
-/// The trial's quantization scheme (`config.quant.scheme`), or `unknown`.
+/// The trial's variant, what charts and summaries group by (averaging over seeds): its
+/// quantization scheme (`config.quant.scheme`, or `unknown`), followed by what else changes the
+/// trained model when set: the LoRA rank (`· LoRA r8`), the quantization warm-up
+/// (`· warm-up 20`) and the embedding storage scheme when it differs from the scheme (`· emb int4`). Trials with none of those
+/// are named by their scheme alone (`ternary`).
 pub fn scheme_of(trial: &TrialRecord) -> String {
-    trial.config["quant"]["scheme"]
-        .as_str()
-        .unwrap_or("unknown")
-        .to_string()
+    variant_of(trial, true)
+}
+
+/// [`scheme_of`] without the LoRA rank: the line a trial belongs to in a chart over ranks.
+pub fn scheme_without_rank(trial: &TrialRecord) -> String {
+    variant_of(trial, false)
+}
+
+/// The trial's LoRA rank (`config.lora.rank`, 0 when absent).
+pub fn lora_rank_of(trial: &TrialRecord) -> u64 {
+    trial.config["lora"]["rank"].as_u64().unwrap_or(0)
+}
+
+fn variant_of(trial: &TrialRecord, with_rank: bool) -> String {
+    let quant = &trial.config["quant"];
+    let mut name = quant["scheme"].as_str().unwrap_or("unknown").to_string();
+    let rank = lora_rank_of(trial);
+    if with_rank && rank > 0 {
+        name.push_str(&format!(" · LoRA r{rank}"));
+    }
+    if quant["warmup"].as_str().is_some_and(|w| w != "none") {
+        let steps = quant["warmup_steps"].as_u64().unwrap_or(0);
+        name.push_str(&format!(" · warm-up {steps}"));
+    }
+    let scheme = quant["scheme"].as_str().unwrap_or_default();
+    if let Some(embeddings) = quant["embeddings"].as_str().filter(|e| *e != scheme) {
+        name.push_str(&format!(" · emb {embeddings}"));
+    }
+    name
 }
 
 /// The trial's attention kernel (`config.model.attention`), or empty when not recorded.

@@ -48,6 +48,7 @@ pub mod growth;
 pub mod html;
 pub mod latency_chart;
 pub mod line_panel;
+pub mod lora_chart;
 pub mod markdown;
 pub mod memory_chart;
 pub mod notes;
@@ -340,7 +341,7 @@ mod tests {
             .ensure_trial(exp, "h", r#"{"seed":0,"quant":{"scheme":"fp32"}}"#, "a")
             .unwrap();
         let written = render(&store, "empty", &dir.path().join("out")).unwrap();
-        assert_eq!(written.len(), 13);
+        assert_eq!(written.len(), 15);
         let svg = std::fs::read_to_string(dir.path().join("out/latency.svg")).unwrap();
         assert!(svg.contains("no done trial has latency measurements"));
     }

@@ -4,8 +4,8 @@
 //! Tables list every trial with its status; aggregates use done trials only. Cells are plain
 //! text; the Markdown and HTML renderers escape them.
 use super::data::{
-    kernels_of, keys, kinds, measurement_at, scheme_of, seed_of, storage_bytes, ReportData,
-    BASELINE_SCHEME,
+    kernels_of, keys, kinds, lora_rank_of, measurement_at, scheme_of, seed_of, storage_bytes,
+    ReportData, BASELINE_SCHEME,
 };
 use super::format::{byte_unit, bytes as format_bytes, number, or_dash, percent, ratio};
 use super::series_style::series_growth;
@@ -106,7 +106,8 @@ pub fn scheme_table(data: &ReportData) -> Table {
 }
 
 /// One row per trial (any status): label, status, scheme, seed, accuracy, F1, storage, ratio to
-/// fp32, bits per quantized weight, latency per length at the table batch size, peak memory per
+/// fp32, bits per quantized weight, LoRA rank, trainable parameters and adapter bytes (when any
+/// trial has adapters), latency per length at the table batch size, peak memory per
 /// length, kernel, and the error of failed or interrupted trials.
 pub fn trial_table(data: &ReportData) -> Table {
     let batch = data.table_batch();
@@ -121,6 +122,7 @@ pub fn trial_table(data: &ReportData) -> Table {
         .fold(0.0, f64::max);
     let (memory_scale, memory_unit) = byte_unit(memory_max);
     let with_errors = data.trials.iter().any(|t| t.error.is_some());
+    let with_lora = data.trials.iter().any(|t| lora_rank_of(t) > 0);
 
     let mut headers: Vec<String> = [
         "id",
@@ -137,6 +139,9 @@ pub fn trial_table(data: &ReportData) -> Table {
     .iter()
     .map(|h| h.to_string())
     .collect();
+    if with_lora {
+        headers.extend(["LoRA rank", "trainable params", "adapter bytes"].map(String::from));
+    }
     let batch_text = batch.map(|b| format!(", batch {b}")).unwrap_or_default();
     headers.extend(
         latency_lens
@@ -169,6 +174,15 @@ pub fn trial_table(data: &ReportData) -> Table {
                 or_dash(data.storage_ratio(t), ratio),
                 or_dash(t.final_metric(keys::BITS_PER_QUANTIZED_WEIGHT), number),
             ];
+            if with_lora {
+                row.extend([
+                    lora_rank_of(t).to_string(),
+                    or_dash(t.final_metric("params_trainable"), |p| format!("{p:.0}")),
+                    or_dash(t.final_metric("storage_adapter_bytes"), |b| {
+                        format!("{b:.0}")
+                    }),
+                ]);
+            }
             row.extend(latency_lens.iter().map(|&l| {
                 or_dash(measurement_at(t, kinds::LATENCY, l, batch), |ms| {
                     format!("{ms:.3}")
