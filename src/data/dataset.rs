@@ -72,17 +72,29 @@ impl Dataset {
     /// Keeps a stratified, seeded subset of `n` training examples (label proportions kept,
     /// original order kept). Does nothing when `n` is at least the training split's size.
     pub fn subset_train(&mut self, n: usize, seed: u64) {
-        let labels: Vec<i64> = self.train.iter().map(|e| e.label).collect();
-        let keep = stratified_subset(&labels, n, seed);
-        if keep.len() == self.train.len() {
-            return;
-        }
-        let mut train = std::mem::take(&mut self.train)
-            .into_iter()
-            .map(Some)
-            .collect::<Vec<_>>();
-        self.train = keep.into_iter().filter_map(|i| train[i].take()).collect();
+        subset(&mut self.train, n, seed);
     }
+
+    /// Keeps a stratified subset of `n` validation and `n` test examples (quick experiments
+    /// and tests; reported accuracies then come from fewer examples).
+    pub fn subset_evaluation(&mut self, n: usize, seed: u64) {
+        subset(&mut self.validation, n, seed);
+        subset(&mut self.test, n, seed);
+    }
+}
+
+/// Keeps a stratified subset of `n` of `examples`, chosen with `seed`.
+fn subset(examples: &mut Vec<Example>, n: usize, seed: u64) {
+    let labels: Vec<i64> = examples.iter().map(|e| e.label).collect();
+    let keep = stratified_subset(&labels, n, seed);
+    if keep.len() == examples.len() {
+        return;
+    }
+    let mut all = std::mem::take(examples)
+        .into_iter()
+        .map(Some)
+        .collect::<Vec<_>>();
+    *examples = keep.into_iter().filter_map(|i| all[i].take()).collect();
 }
 
 /// Reads one split file of a loaded manifest, checking its row count when one is expected.

@@ -400,6 +400,7 @@ mod tests {
             name: "toy".into(),
             max_len,
             subset: None,
+            eval_subset: None,
             lowercase: true,
             tokenizer: TokenizerConfig {
                 kind,

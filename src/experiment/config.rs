@@ -40,6 +40,10 @@ pub struct DatasetConfig {
     /// Use only this many training examples (stratified prefix after shuffling); all if absent.
     #[serde(default)]
     pub subset: Option<usize>,
+    /// Evaluate on only this many validation and this many test examples (stratified); all if
+    /// absent. For quick checks: accuracies from few examples are noisy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_subset: Option<usize>,
     /// Lowercase text during normalization (after NFKC and HTML stripping).
     #[serde(default = "yes")]
     pub lowercase: bool,

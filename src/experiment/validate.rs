@@ -94,6 +94,13 @@ fn check_dataset(config: &TrialConfig, found: &mut Problems) {
             "lower dataset.max_len or raise model.max_positions",
         );
     }
+    if dataset.eval_subset == Some(0) {
+        found.add(
+            "dataset.eval_subset",
+            "dataset.eval_subset is 0, which leaves nothing to evaluate on".into(),
+            "remove dataset.eval_subset to evaluate on all examples, or set it to 1 or more",
+        );
+    }
     if dataset.subset == Some(0) {
         found.add(
             "dataset.subset",

@@ -36,6 +36,9 @@ impl PreparedData {
         if let Some(n) = cfg.subset {
             dataset.subset_train(n, SUBSET_SEED);
         }
+        if let Some(n) = cfg.eval_subset {
+            dataset.subset_evaluation(n, SUBSET_SEED);
+        }
         let encoder = match (cfg.tokenizer.kind, pretrained) {
             (TokenizerKind::Pretrained, Some(model)) => {
                 TextEncoder::pretrained(datasets_dir, model, &dataset.name, cfg.lowercase)?
