@@ -113,7 +113,7 @@ mod tests {
         let mut layer = QuantLinear::new(&(vs.root() / "layer"), 12, 7, true, fp32.clone());
         layer.attach_lora(&vs.root(), &lora(3));
         let adapter = layer.lora.as_ref().unwrap();
-        tch::no_grad(|| adapter.b.shallow_clone().normal_(0.0, 0.5));
+        let _ = tch::no_grad(|| adapter.b.shallow_clone().normal_(0.0, 0.5));
         let x = Tensor::randn([4, 12], (Kind::Float, Device::Cpu));
         let unmerged = layer.forward(&x, QuantMode::WeightsOnGrid, false);
         let merged_weight = &layer.weight + adapter.delta_weight();
