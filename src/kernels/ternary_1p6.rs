@@ -397,6 +397,13 @@ mod tests {
     }
 
     #[test]
+    fn whole_blocks_whole_k_tiles_and_single_weights_match_the_reference() {
+        check_shape(5, 2 * BLOCK, 3, 7);
+        check_shape(3, K_TILE, 2, 8);
+        check_shape(1, 1, 1, 9);
+    }
+
+    #[test]
     fn matvec_flushes_its_accumulators_on_long_rows() {
         // 40 blocks per row: several i16 flushes of the AVX2 loop; all-ones weights and extreme
         // activations give the largest partial sums it can meet.
