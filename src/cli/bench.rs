@@ -7,7 +7,8 @@ use std::path::PathBuf;
 /// What to benchmark.
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
-    /// Matrix-vector and matrix-matrix kernels: fp32, bf16, int8 (libtorch) and ternary (bitlab).
+    /// Matrix-vector and matrix-matrix kernels: fp32, bf16, int8 (libtorch) and ternary at 2 and
+    /// 1.6 bits per weight (bitlab).
     Kernels(KernelsArgs),
 }
 
@@ -26,7 +27,8 @@ pub struct KernelsArgs {
     /// Thread counts, comma-separated.
     #[arg(long, value_delimiter = ',')]
     threads: Vec<usize>,
-    /// Schemes, comma-separated: fp32, bf16, int8, ternary (fp32 always runs as the baseline).
+    /// Schemes, comma-separated: fp32, bf16, int8, ternary (2-bit), ternary-1.6bit (fp32 always
+    /// runs as the baseline).
     #[arg(long, value_delimiter = ',')]
     schemes: Vec<String>,
     /// Timed calls per point.
@@ -36,7 +38,7 @@ pub struct KernelsArgs {
     /// measured from the cache; default 64, twice a 32 MiB L3).
     #[arg(long)]
     rotate_mib: Option<usize>,
-    /// Force the portable ternary kernel even where AVX2 is available.
+    /// Force the portable ternary kernels even where AVX2 is available.
     #[arg(long)]
     portable: bool,
     /// Do not record the results in the database.
@@ -76,8 +78,13 @@ pub fn run(command: BenchCommand) -> bitlab::Result<()> {
                     .into_iter()
                     .find(|s| s.name() == name.trim())
                     .ok_or_else(|| {
+                        let known: Vec<&str> = bitlab::kernels::bench::BenchScheme::ALL
+                            .iter()
+                            .map(|s| s.name())
+                            .collect();
                         bitlab::Error::Invalid(format!(
-                            "--schemes {name}: unknown; use fp32, bf16, int8 or ternary"
+                            "--schemes {name}: unknown; use one of {}",
+                            known.join(", ")
                         ))
                     })
             })
@@ -93,7 +100,7 @@ pub fn run(command: BenchCommand) -> bitlab::Result<()> {
         cfg.backend = bitlab::kernels::Backend::Portable;
     }
     println!(
-        "{:<8} {:<28} {:>12} {:>4} {:>3} {:>10} {:>10} {:>8} {:>8} {:>8} {:>9}",
+        "{:<14} {:<30} {:>12} {:>4} {:>3} {:>10} {:>10} {:>8} {:>8} {:>8} {:>9}",
         "scheme",
         "kernel",
         "shape",
@@ -108,7 +115,7 @@ pub fn run(command: BenchCommand) -> bitlab::Result<()> {
     );
     let results = run_kernel_bench(&cfg, |t| {
         println!(
-            "{:<8} {:<28} {:>12} {:>4} {:>3} {:>10.3} {:>10.3} {:>8.1} {:>8.2} {:>8} {:>5}x{:<3}",
+            "{:<14} {:<30} {:>12} {:>4} {:>3} {:>10.3} {:>10.3} {:>8.1} {:>8.2} {:>8} {:>5}x{:<3}",
             t.scheme,
             t.kernel,
             format!("{}x{}", t.rows, t.cols),

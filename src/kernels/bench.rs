@@ -4,7 +4,8 @@
 //! For each weight shape `rows x cols` (`[out, in]`), token count `n` and thread count, every
 //! scheme computes `y = x W^T` for `n` random tokens: fp32 and bf16 through libtorch's `linear`
 //! in their own dtype, int8 through libtorch's `_weight_int8pack_mm` with bf16 activations,
-//! ternary through [`Ternary2Bit`] (its time includes quantizing the activations to int8).
+//! ternary through [`Ternary2Bit`] (2 bits per weight) and [`Ternary1p6`] (base 3, 1.6 bits
+//! per weight); their times include quantizing the activations to int8.
 //! Reported: median and p95 milliseconds, GFLOP/s (`2 rows cols n / time`), effective weight
 //! GB/s (bytes of the weight matrix / time) and the ratio of fp32's median to this one.
 //!
@@ -12,7 +13,7 @@
 //! total exceeds `rotate_bytes` (default 64 MiB, twice this machine class's 32 MiB L3), so a
 //! repeat does not find the previous repeat's weights in the cache; each result says whether
 //! its working set exceeds the last-level cache (`dram`) or not (`cache`).
-use super::{Backend, Ternary2Bit};
+use super::{Backend, Ternary1p6, Ternary2Bit};
 use crate::measure::{median, percentile};
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -32,19 +33,29 @@ pub enum BenchScheme {
     Int8,
     /// bitlab's 2-bit ternary kernel, int8 per-token activations.
     Ternary2Bit,
+    /// bitlab's 1.6-bit base-3 ternary kernel (ggml TQ1_0's trit encoding), int8 per-token
+    /// activations.
+    Ternary1p6,
 }
 
 impl BenchScheme {
     /// Every scheme, baseline first.
-    pub const ALL: [BenchScheme; 4] = [Self::Fp32, Self::Bf16, Self::Int8, Self::Ternary2Bit];
+    pub const ALL: [BenchScheme; 5] = [
+        Self::Fp32,
+        Self::Bf16,
+        Self::Int8,
+        Self::Ternary2Bit,
+        Self::Ternary1p6,
+    ];
 
-    /// Short scheme name (`fp32`, `bf16`, `int8`, `ternary`).
+    /// Short scheme name (`fp32`, `bf16`, `int8`, `ternary`, `ternary-1.6bit`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Fp32 => "fp32",
             Self::Bf16 => "bf16",
             Self::Int8 => "int8",
             Self::Ternary2Bit => "ternary",
+            Self::Ternary1p6 => "ternary-1.6bit",
         }
     }
 
@@ -55,6 +66,7 @@ impl BenchScheme {
             Self::Bf16 => "libtorch-bf16".into(),
             Self::Int8 => "libtorch-int8pack-bf16".into(),
             Self::Ternary2Bit => format!("bitlab-ternary-2bit-{}", backend.name()),
+            Self::Ternary1p6 => format!("bitlab-ternary-1.6bit-{}", backend.name()),
         }
     }
 
@@ -72,6 +84,7 @@ impl BenchScheme {
             Self::Bf16 => rows * cols * 2,
             Self::Int8 => rows * cols + rows * 2,
             Self::Ternary2Bit => rows * cols.div_ceil(128) * 32 + 4,
+            Self::Ternary1p6 => Ternary1p6::resident_bytes_for(rows, cols),
         }
     }
 }
@@ -180,6 +193,7 @@ enum Weights {
         scales: Option<Tensor>,
     },
     Ternary(Ternary2Bit),
+    Ternary1p6(Ternary1p6),
 }
 
 fn make_weights(scheme: BenchScheme, rows: usize, cols: usize, seed: u64) -> Result<Weights> {
@@ -202,6 +216,7 @@ fn make_weights(scheme: BenchScheme, rows: usize, cols: usize, seed: u64) -> Res
             scales: Some(Tensor::full([r], 1e-3, (Kind::BFloat16, cpu))),
         },
         BenchScheme::Ternary2Bit => Weights::Ternary(Ternary2Bit::random(rows, cols, seed)?),
+        BenchScheme::Ternary1p6 => Weights::Ternary1p6(Ternary1p6::random(rows, cols, seed)?),
     })
 }
 
@@ -302,6 +317,11 @@ fn time_point(
                 debug_assert_eq!(y.len(), n * rows);
                 std::hint::black_box(y);
             }
+            Weights::Ternary1p6(m) => {
+                let y = pool.install(|| m.forward(&xs, n, cfg.backend));
+                debug_assert_eq!(y.len(), n * rows);
+                std::hint::black_box(y);
+            }
         }
         Ok(())
     };
@@ -352,6 +372,18 @@ impl Ternary2Bit {
     }
 }
 
+impl Ternary1p6 {
+    /// A `rows x cols` matrix of uniformly random codes (for benchmarks: the values do not
+    /// change the speed), scale 1.
+    pub fn random(rows: usize, cols: usize, seed: u64) -> Result<Self> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let codes: Vec<i8> = (0..rows * cols)
+            .map(|_| rng.random_range(-1i8..=1))
+            .collect();
+        Ternary1p6::from_codes(&codes, rows, cols, 1.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,8 +400,8 @@ mod tests {
             assert!(r.speedup_vs_fp32.is_some());
             assert_eq!(r.residency, "cache");
         }
-        assert!(results
-            .iter()
-            .any(|r| r.kernel.starts_with("bitlab-ternary-2bit-")));
+        for prefix in ["bitlab-ternary-2bit-", "bitlab-ternary-1.6bit-"] {
+            assert!(results.iter().any(|r| r.kernel.starts_with(prefix)));
+        }
     }
 }

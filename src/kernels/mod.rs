@@ -6,6 +6,9 @@
 //!   dot products. The AVX2 route multiplies the unsigned codes `w + 1` by the int8 activations
 //!   with `_mm256_maddubs_epi16`, widens with `_mm256_madd_epi16`, and subtracts the activation
 //!   sum at the end (the route of bitnet.cpp's I2_S and ggml's TQ2_0 kernels).
+//! - [`Ternary1p6`]: the same weights in base 3 at 1.6 bits, five per byte (ggml TQ1_0's trit
+//!   encoding), in 160-weight blocks of 32 bytes; the AVX2 route decodes trits with byte
+//!   additions and comparisons (see [`ternary_1p6`]), then takes the same `maddubs` route.
 //! - A matrix-vector path (one token: decoding) streams the packed weights once; a
 //!   matrix-matrix path (many tokens: prefill) unpacks a tile of weight rows once and reuses it
 //!   across every token of a token block.
@@ -14,11 +17,15 @@
 //! path computes the same integers everywhere, and tests force it to compare both.
 pub mod activations;
 pub mod bench;
+pub mod ternary_1p6;
+mod ternary_1p6_avx2;
+mod ternary_1p6_portable;
 pub mod ternary_2bit;
 mod ternary_avx2;
 mod ternary_portable;
 
 pub use activations::QuantizedActivations;
+pub use ternary_1p6::Ternary1p6;
 pub use ternary_2bit::Ternary2Bit;
 
 /// The instruction set a kernel call runs on.

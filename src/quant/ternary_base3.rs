@@ -24,7 +24,7 @@ pub fn base3_len(n: usize) -> usize {
 }
 
 /// Encodes five trits (each 0..=2, first most significant) into one byte.
-fn encode(trits: [u8; TRITS_PER_BYTE]) -> u8 {
+pub(crate) fn encode(trits: [u8; TRITS_PER_BYTE]) -> u8 {
     let q = trits.iter().fold(0u16, |q, &t| q * 3 + u16::from(t));
     (q * 256).div_ceil(243) as u8
 }

@@ -15,7 +15,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::data::ReportData;
 use super::font::ensure_font;
 use super::{
-    accuracy_chart, latency_chart, lora_chart, memory_chart, storage_chart, training_chart,
+    accuracy_chart, kernel_bench, kernel_chart, latency_chart, lora_chart, memory_chart,
+    storage_chart, training_chart,
 };
 use crate::{Error, Result};
 
@@ -57,8 +58,17 @@ pub struct RenderedChart {
     pub png: PathBuf,
 }
 
-/// Renders every chart of a report into `out_dir`, in the order the report shows them.
+/// Renders every chart of a report into `out_dir`, in the order the report shows them: the
+/// kernel chart for a kernel benchmark ([`kernel_bench::has_kernel_bench`]), else the six
+/// model charts.
 pub fn render_all(data: &ReportData, out_dir: &Path) -> Result<Vec<RenderedChart>> {
+    if kernel_bench::has_kernel_bench(data) {
+        return Ok(vec![render_chart(
+            &kernel_chart::KernelChart,
+            data,
+            out_dir,
+        )?]);
+    }
     Ok(vec![
         render_chart(&latency_chart::LatencyChart, data, out_dir)?,
         render_chart(&memory_chart::MemoryChart, data, out_dir)?,

@@ -35,6 +35,8 @@ pub mod kinds {
     pub const TRAIN_MEMORY: &str = "train_memory";
     /// That peak above the process baseline before the step, in bytes.
     pub const TRAIN_MEMORY_DELTA: &str = "train_memory_delta";
+    /// Time of one matmul kernel call in ms (`bitlab bench kernels`; `seq_len` = tokens).
+    pub const KERNEL_TIME: &str = "kernel_time";
 }
 
 /// The scheme every ratio and accuracy gap is relative to.

@@ -4,6 +4,7 @@
 use super::chart::RenderedChart;
 use super::data::{ReportData, BASELINE_SCHEME};
 use super::growth::FIT_MIN_LEN;
+use super::kernel_bench;
 use super::notes::kernel_notes;
 use super::tables::{environment_table, growth_table, scheme_table, trial_table, Table};
 use crate::store::status;
@@ -41,8 +42,15 @@ pub struct Document {
     pub sections: Vec<Section>,
 }
 
-/// Builds the report of `data` with `charts` (already rendered into the report directory).
+/// Builds the report of `data` with `charts` (already rendered into the report directory); a
+/// kernel benchmark gets the sections of [`kernel_bench::sections`].
 pub fn build(data: &ReportData, charts: &[RenderedChart]) -> Document {
+    if kernel_bench::has_kernel_bench(data) {
+        return Document {
+            title: format!("bitlab report: {} (kernel benchmark)", data.experiment),
+            sections: kernel_bench::sections(data, charts),
+        };
+    }
     let mut intro = Vec::new();
     if !data.description.trim().is_empty() {
         intro.push(data.description.trim().to_string());

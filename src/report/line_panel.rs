@@ -66,8 +66,17 @@ impl LinePanel {
         )
     }
 
-    /// Draws the panel into `area`.
+    /// Draws the panel into `area`, x described as the sequence length.
     pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
+        self.draw_with_x_desc(area, "sequence length (tokens)")
+    }
+
+    /// Draws the panel into `area` with `x_desc` under the x axis (e.g. tokens per call).
+    pub fn draw_with_x_desc<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        x_desc: &str,
+    ) -> Result<()> {
         let (x_low, x_high) = self.x_bounds();
         let (y_low, y_high) = self.y_bounds();
         if !(x_low.is_finite() && y_high.is_finite()) {
@@ -87,10 +96,15 @@ impl LinePanel {
             .base(2.0)
             .with_key_points(lengths);
         if self.wants_log_y() {
-            self.draw_with(area, x_range, (y_low / 1.5..y_high * 1.5).log_scale())
+            self.draw_with(
+                area,
+                x_desc,
+                x_range,
+                (y_low / 1.5..y_high * 1.5).log_scale(),
+            )
         } else {
             let y_high = if y_high > 0.0 { y_high * 1.15 } else { 1.0 };
-            self.draw_with(area, x_range, 0.0..y_high)
+            self.draw_with(area, x_desc, x_range, 0.0..y_high)
         }
     }
 
@@ -98,6 +112,7 @@ impl LinePanel {
     fn draw_with<DB, X, Y>(
         &self,
         area: &DrawingArea<DB, Shift>,
+        x_desc: &str,
         x_range: X,
         y_range: Y,
     ) -> Result<()>
@@ -117,7 +132,7 @@ impl LinePanel {
             .map_err(drawing)?;
         chart
             .configure_mesh()
-            .x_desc("sequence length (tokens)")
+            .x_desc(x_desc)
             .y_desc(self.y_desc.as_str())
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_label_formatter(&|y| number(*y))

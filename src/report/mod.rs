@@ -34,6 +34,10 @@
 //!   dequantized to full precision before the matmul: that scheme's latency is fp32 latency, and
 //!   the report says so for each such scheme ([`notes`]).
 //!
+//! - A kernel benchmark (experiment `kernels`, from `bitlab bench kernels`; conventions in
+//!   [`kernel_bench`]) gets a kernel report instead: `kernels.svg+png` ([`kernel_chart`]) and a
+//!   table of time, GFLOP/s, weight GB/s, ratio to fp32 and weight residency per point.
+//!
 //! # Adding a chart
 //!
 //! Write one file with a type implementing [`chart::Chart`] and add one line to
@@ -46,6 +50,8 @@ pub mod font;
 pub mod format;
 pub mod growth;
 pub mod html;
+pub mod kernel_bench;
+pub mod kernel_chart;
 pub mod latency_chart;
 pub mod line_panel;
 pub mod lora_chart;
@@ -71,8 +77,8 @@ use crate::store::Store;
 use crate::{Error, Result};
 
 /// Renders `reports/<experiment>/`: latency.svg+png, memory.svg+png, training.svg+png,
-/// storage.svg+png, accuracy.svg+png, index.html, report.md, trials.csv. Returns the paths
-/// written.
+/// storage.svg+png, accuracy.svg+png (for a kernel benchmark: kernels.svg+png instead),
+/// index.html, report.md, trials.csv. Returns the paths written.
 ///
 /// `out_dir` is the experiment's report directory itself (created if missing).
 pub fn render(store: &Store, experiment: &str, out_dir: &Path) -> Result<Vec<PathBuf>> {
