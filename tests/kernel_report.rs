@@ -1,16 +1,11 @@
 //! End to end: `bitlab bench kernels --quick` into a temporary database, then
 //! `bitlab report kernels` renders the kernel chart and table from the stored results alone.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use std::path::Path;
+use std::process::Output;
 
 fn bitlab(args: &[&str], tmp: &Path) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_bitlab"))
-        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-        .args(args)
-        .args(["--db", tmp.join("results.db").to_str().unwrap()])
-        .output()
-        .expect("bitlab runs");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    let out = common::bitlab(args, tmp);
     assert!(
         out.status.success(),
         "bitlab {args:?} failed: {}",

@@ -3,23 +3,9 @@
 //! full-precision LoRA trial whose adapters are merged at export.
 //!
 //! Needs the datasets and the checkpoint fetched (`just test` runs `just setup`).
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bitlab(args: &[&str], tmp: &Path) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_bitlab"))
-        .current_dir(repo())
-        .args(args)
-        .args(["--db", tmp.join("results.db").to_str().unwrap()])
-        .output()
-        .expect("bitlab runs");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    out
-}
+mod common;
+use common::bitlab;
+use std::path::Path;
 
 const EXPERIMENT: &str = r#"
 seed = 1

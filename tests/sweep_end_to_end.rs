@@ -2,23 +2,10 @@
 //! temporary database, its report, `bitlab runs`, resuming, and Ctrl-C.
 //!
 //! Needs the datasets fetched (`just test` runs `just setup` first, which does it).
-use std::path::{Path, PathBuf};
+mod common;
+use common::{bitlab, repo};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bitlab(args: &[&str], tmp: &Path) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_bitlab"))
-        .current_dir(repo())
-        .args(args)
-        .args(["--db", tmp.join("results.db").to_str().unwrap()])
-        .output()
-        .expect("bitlab runs");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    out
-}
 
 fn sweep_args(tmp: &Path) -> Vec<String> {
     vec![
