@@ -93,6 +93,20 @@ fn smoke_sweep_records_every_trial_and_renders_its_report() {
     assert!(again.status.success());
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert!(stdout.contains("0 run now, 3 already done"), "{stdout}");
+
+    // `bitlab infer` classifies new texts with every trained artifact, through the trial's own
+    // tokenizer, and names the kernel: the packed ternary engine for the ternary trial.
+    let mut kernels = Vec::new();
+    for entry in std::fs::read_dir(tmp.path().join("artifacts/smoke")).unwrap() {
+        let artifact = entry.unwrap().path();
+        let (kernel, _) = common::infer(&artifact, &["a warm, funny film", "dull and lifeless"]);
+        kernels.push(kernel);
+    }
+    assert_eq!(kernels.len(), 3);
+    assert!(
+        kernels.iter().any(|k| k.contains("bitlab-ternary-2bit")),
+        "{kernels:?}"
+    );
 }
 
 #[test]
@@ -174,6 +188,18 @@ fn ctrl_c_keeps_finished_trials_and_the_next_run_resumes() {
     assert!(runs_csv(tmp.path())
         .iter()
         .all(|r| r.iter().any(|f| f == "done")));
+}
+
+#[test]
+fn infer_with_a_missing_artifact_says_so() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bitlab"))
+        .current_dir(repo())
+        .args(["infer", "--artifact", "no/such/model.bitlab", "text"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no/such/model.bitlab"), "{err}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Command-line interface: clap types and one file per subcommand. The library never sees clap.
 mod bench;
 mod datasets;
+mod infer;
 mod measure_memory;
 mod quantizers;
 mod report;
@@ -39,6 +40,8 @@ enum Command {
     /// Fetch or list datasets.
     #[command(subcommand)]
     Datasets(datasets::DatasetsCommand),
+    /// Classify texts with a trained artifact (packed kernels where they support the model).
+    Infer(infer::InferArgs),
     /// List the registered quantizers (and those an experiment file declares).
     Quantizers(quantizers::QuantizersArgs),
     /// Benchmark the matmul kernels and record the results.
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Runs(args) => runs::run(args),
         Command::Datasets(command) => datasets::run(command),
+        Command::Infer(args) => infer::run(args),
         Command::Quantizers(args) => quantizers::run(args),
         Command::Bench(command) => bench::run(command),
         Command::MeasureMemory(args) => {

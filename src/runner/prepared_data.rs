@@ -22,7 +22,7 @@ pub struct PreparedData {
 }
 
 /// Seed of the training subset: fixed, so every trial of a sweep sees the same examples.
-const SUBSET_SEED: u64 = 0;
+pub(crate) const SUBSET_SEED: u64 = 0;
 
 impl PreparedData {
     /// Loads, subsets, tokenizes and encodes the dataset `cfg` names, with the tokenizer of
