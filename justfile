@@ -37,7 +37,7 @@ libtorch:
 build: libtorch
     cargo build --bin bitlab
 
-# Download the movie-review corpora, verify checksums, write the splits.
+# Download the movie-review corpora and the pretrained MiniLM checkpoint, verify checksums, write the splits.
 datasets: build
     {{bitlab}} datasets fetch
 

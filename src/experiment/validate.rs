@@ -417,6 +417,50 @@ mod tests {
     }
 
     #[test]
+    fn warmup_needs_steps_and_steps_need_warmup() {
+        let mut config = base();
+        config.quant.warmup = QuantWarmup::Linear;
+        assert_eq!(keys(&config), vec!["quant.warmup_steps"]);
+        config.quant.warmup_steps = 100;
+        assert!(problems(&config).is_empty());
+        config.quant.warmup = QuantWarmup::None;
+        assert_eq!(keys(&config), vec!["quant.warmup"]);
+    }
+
+    #[test]
+    fn a_pretrained_model_takes_its_shape_and_tokenizer_from_the_checkpoint() {
+        let mut config = base();
+        config.model.pretrained = Some("all-minilm-l6-v2".into());
+        assert_eq!(
+            keys(&config),
+            vec![
+                "model.layers",
+                "model.d_model",
+                "model.heads",
+                "model.d_ff",
+                "dataset.tokenizer.kind"
+            ]
+        );
+        config.model.layers = 0;
+        config.model.d_model = 0;
+        config.model.heads = 0;
+        config.model.d_ff = 0;
+        config.dataset.tokenizer.kind = TokenizerKind::Pretrained;
+        assert!(problems(&config).is_empty(), "{:?}", problems(&config));
+        config.model.pretrained = Some("bert-huge".into());
+        let found = problems(&config);
+        assert_eq!(found[0].key, "model.pretrained");
+        assert!(found[0].fix.contains("all-minilm-l6-v2"));
+    }
+
+    #[test]
+    fn a_pretrained_tokenizer_needs_a_pretrained_model() {
+        let mut config = base();
+        config.dataset.tokenizer.kind = TokenizerKind::Pretrained;
+        assert_eq!(keys(&config), vec!["dataset.tokenizer.kind"]);
+    }
+
+    #[test]
     fn dataset_name_must_be_a_simple_name() {
         for bad in ["", "../etc", "a/b", ".hidden", "two words"] {
             let mut config = base();
