@@ -23,6 +23,7 @@ mod ternary_1p6_portable;
 pub mod ternary_2bit;
 mod ternary_avx2;
 mod ternary_portable;
+mod tiled_matmat;
 
 pub use activations::QuantizedActivations;
 pub use ternary_1p6::Ternary1p6;

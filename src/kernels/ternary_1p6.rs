@@ -24,7 +24,8 @@
 use rayon::prelude::*;
 
 use super::activations::QuantizedActivations;
-use super::{ternary_1p6_avx2, ternary_1p6_portable, ternary_avx2, ternary_portable, Backend};
+use super::tiled_matmat::tiled_matmat;
+use super::{ternary_1p6_avx2, ternary_1p6_portable, Backend};
 use crate::quant::ternary::TernaryQuantizer;
 use crate::quant::ternary_base3::{encode as encode_trits, unpack_ternary_base3};
 use crate::quant::PackedTensor;
@@ -42,14 +43,9 @@ pub(super) const BIAS: u8 = 0x80;
 const PADDING_BYTE: u8 = 128 ^ BIAS;
 /// Output rows per parallel task of the matrix-vector path.
 const MATVEC_ROWS_PER_TASK: usize = 64;
-/// Output rows per parallel task of the matrix-matrix path (its unpacked codes, `ROW_TILE x
-/// K_TILE` bytes = 120 KiB, stay in the L2 cache).
-const ROW_TILE: usize = 64;
-/// Inner-dimension tile of the matrix-matrix path (a multiple of [`BLOCK`]).
+/// Inner-dimension tile of the matrix-matrix path (a multiple of [`BLOCK`]; `ROW_TILE x K_TILE`
+/// unpacked bytes = 120 KiB).
 const K_TILE: usize = 12 * BLOCK;
-/// Tokens per token block of the matrix-matrix path (`TOKEN_BLOCK x K_TILE` activation bytes
-/// = 120 KiB, in the L2 cache next to the weight tile).
-const TOKEN_BLOCK: usize = 64;
 
 /// A ternary weight matrix `[rows, cols]` (`[out, in]`) packed in base 3 at 1.6 bits per
 /// weight (BitNet b1.58 weights in ggml TQ1_0's trit encoding).
@@ -269,75 +265,27 @@ impl Ternary1p6 {
         y
     }
 
-    /// Matrix-matrix path: each task decodes a tile of [`ROW_TILE`] rows x [`K_TILE`] columns
+    /// Matrix-matrix path (the shared tiled driver): each task decodes 64 rows x [`K_TILE`] columns
     /// to one trit byte per weight once, then runs every token block against it with the
     /// register tiles of the 2-bit kernel (the unpacked codes are the same `w + 1` bytes).
     pub fn matmat(&self, acts: &QuantizedActivations, backend: Backend) -> Vec<f32> {
         self.check_acts(acts);
-        let n = acts.n;
-        let padded_k = acts.padded_k;
-        // Row-major [rows, n] first, so that each task owns a contiguous output slice.
-        let mut transposed = vec![0f32; self.rows * n];
-        transposed
-            .par_chunks_mut(ROW_TILE * n)
-            .enumerate()
-            .for_each(|(tile, out)| {
-                let first_row = tile * ROW_TILE;
-                let tile_rows = out.len() / n;
-                let mut dots = vec![0i32; tile_rows * n];
-                let mut codes = vec![0u8; tile_rows * K_TILE.min(padded_k)];
-                let mut block_dots = vec![0i32; tile_rows * TOKEN_BLOCK.min(n)];
-                for k0 in (0..padded_k).step_by(K_TILE) {
-                    let k_len = K_TILE.min(padded_k - k0);
-                    let (b0, blocks) = (k0 / BLOCK, k_len / BLOCK);
-                    for r in 0..tile_rows {
-                        let packed = &self.row_bytes(first_row + r)
-                            [b0 * BLOCK_BYTES..(b0 + blocks) * BLOCK_BYTES];
-                        let out = &mut codes[r * k_len..(r + 1) * k_len];
-                        match backend {
-                            Backend::Avx2(cpu) => ternary_1p6_avx2::unpack(cpu, packed, out),
-                            Backend::Portable => ternary_1p6_portable::unpack(packed, out),
-                        }
-                    }
-                    let w: Vec<&[u8]> = (0..tile_rows)
-                        .map(|r| &codes[r * k_len..(r + 1) * k_len])
-                        .collect();
-                    for t0 in (0..n).step_by(TOKEN_BLOCK) {
-                        let tokens = t0..(t0 + TOKEN_BLOCK).min(n);
-                        let a: Vec<&[i8]> = tokens
-                            .clone()
-                            .map(|t| &acts.token(t)[k0..k0 + k_len])
-                            .collect();
-                        let block_dots = &mut block_dots[..tile_rows * a.len()];
-                        match backend {
-                            Backend::Avx2(cpu) => {
-                                ternary_avx2::dot_codes_tile(cpu, &w, &a, block_dots)
-                            }
-                            Backend::Portable => {
-                                ternary_portable::dot_codes_tile(&w, &a, block_dots)
-                            }
-                        }
-                        for r in 0..tile_rows {
-                            for (j, t) in tokens.clone().enumerate() {
-                                dots[r * n + t] += block_dots[r * a.len() + j];
-                            }
-                        }
-                    }
+        tiled_matmat(
+            self.rows,
+            self.scale,
+            acts,
+            backend,
+            K_TILE,
+            |row, k0, out| {
+                let b0 = k0 / BLOCK;
+                let packed =
+                    &self.row_bytes(row)[b0 * BLOCK_BYTES..(b0 + out.len() / BLOCK) * BLOCK_BYTES];
+                match backend {
+                    Backend::Avx2(cpu) => ternary_1p6_avx2::unpack(cpu, packed, out),
+                    Backend::Portable => ternary_1p6_portable::unpack(packed, out),
                 }
-                for (out_row, dot_row) in out.chunks_exact_mut(n).zip(dots.chunks_exact(n)) {
-                    for t in 0..n {
-                        let factor = 1.0 / (f64::from(self.scale) * f64::from(acts.scales[t]));
-                        out_row[t] = (f64::from(dot_row[t] - acts.sums[t]) * factor) as f32;
-                    }
-                }
-            });
-        let mut y = vec![0f32; n * self.rows];
-        for (r, row) in transposed.chunks_exact(n).enumerate() {
-            for (t, &v) in row.iter().enumerate() {
-                y[t * self.rows + r] = v;
-            }
-        }
-        y
+            },
+        )
     }
 }
 
@@ -393,6 +341,7 @@ mod tests {
     #[test]
     fn k_and_token_tiles_with_remainders_match_the_reference() {
         // cols > K_TILE (two K tiles, the second partial), n > TOKEN_BLOCK, rows > ROW_TILE.
+        use crate::kernels::tiled_matmat::{ROW_TILE, TOKEN_BLOCK};
         check_shape(ROW_TILE + 3, K_TILE + 250, TOKEN_BLOCK + 5, 11);
     }
 

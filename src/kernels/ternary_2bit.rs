@@ -13,6 +13,7 @@
 use rayon::prelude::*;
 
 use super::activations::QuantizedActivations;
+use super::tiled_matmat::tiled_matmat;
 use super::{ternary_avx2, ternary_portable, Backend};
 use crate::quant::ternary::TernaryQuantizer;
 use crate::quant::PackedTensor;
@@ -26,14 +27,9 @@ pub const BLOCK_BYTES: usize = BLOCK / 4;
 const PADDING_BYTE: u8 = 0b0101_0101;
 /// Output rows per parallel task of the matrix-vector path.
 const MATVEC_ROWS_PER_TASK: usize = 64;
-/// Output rows per parallel task of the matrix-matrix path (its unpacked codes, `ROW_TILE x
-/// K_TILE` bytes = 128 KiB, stay in the L2 cache).
-const ROW_TILE: usize = 64;
-/// Inner-dimension tile of the matrix-matrix path (a multiple of [`BLOCK`]).
+/// Inner-dimension tile of the matrix-matrix path (a multiple of [`BLOCK`]; `ROW_TILE x K_TILE`
+/// unpacked bytes = 128 KiB).
 const K_TILE: usize = 2048;
-/// Tokens per token block of the matrix-matrix path (`TOKEN_BLOCK x K_TILE` activation bytes
-/// = 128 KiB, in the L2 cache next to the weight tile).
-const TOKEN_BLOCK: usize = 64;
 
 /// A ternary weight matrix `[rows, cols]` (`[out, in]`) packed at 2 bits per weight.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,78 +215,26 @@ impl Ternary2Bit {
         y
     }
 
-    /// Matrix-matrix path: each task unpacks a tile of [`ROW_TILE`] rows x [`K_TILE`] columns
+    /// Matrix-matrix path (the shared tiled driver): each task unpacks 64 rows x [`K_TILE`] columns
     /// to one byte per code once, then runs every token block against it.
     pub fn matmat(&self, acts: &QuantizedActivations, backend: Backend) -> Vec<f32> {
         self.check_acts(acts);
-        let n = acts.n;
-        let padded_k = acts.padded_k;
-        // Row-major [rows, n] first, so that each task owns a contiguous output slice.
-        let mut transposed = vec![0f32; self.rows * n];
-        transposed
-            .par_chunks_mut(ROW_TILE * n)
-            .enumerate()
-            .for_each(|(tile, out)| {
-                let first_row = tile * ROW_TILE;
-                let tile_rows = out.len() / n;
-                let mut dots = vec![0i32; tile_rows * n];
-                let mut codes = vec![0u8; tile_rows * K_TILE.min(padded_k)];
-                for k0 in (0..padded_k).step_by(K_TILE) {
-                    let k_len = K_TILE.min(padded_k - k0);
-                    let (b0, blocks) = (k0 / BLOCK, k_len / BLOCK);
-                    for r in 0..tile_rows {
-                        let packed = &self.row_bytes(first_row + r)
-                            [b0 * BLOCK_BYTES..(b0 + blocks) * BLOCK_BYTES];
-                        let out = &mut codes[r * k_len..(r + 1) * k_len];
-                        match backend {
-                            Backend::Avx2(token) => ternary_avx2::unpack(token, packed, out),
-                            Backend::Portable => ternary_portable::unpack(packed, out),
-                        }
-                    }
-                    for t0 in (0..n).step_by(TOKEN_BLOCK) {
-                        let tokens = t0..(t0 + TOKEN_BLOCK).min(n);
-                        let a: Vec<&[i8]> = tokens
-                            .clone()
-                            .map(|t| &acts.token(t)[k0..k0 + k_len])
-                            .collect();
-                        let w: Vec<&[u8]> = (0..tile_rows)
-                            .map(|r| &codes[r * k_len..(r + 1) * k_len])
-                            .collect();
-                        let mut block_dots = vec![0i32; tile_rows * a.len()];
-                        match backend {
-                            Backend::Avx2(token) => {
-                                ternary_avx2::dot_codes_tile(token, &w, &a, &mut block_dots)
-                            }
-                            Backend::Portable => {
-                                ternary_portable::dot_codes_tile(&w, &a, &mut block_dots)
-                            }
-                        }
-                        for r in 0..tile_rows {
-                            for (j, t) in tokens.clone().enumerate() {
-                                dots[r * n + t] += block_dots[r * a.len() + j];
-                            }
-                        }
-                    }
+        tiled_matmat(
+            self.rows,
+            self.scale,
+            acts,
+            backend,
+            K_TILE,
+            |row, k0, out| {
+                let b0 = k0 / BLOCK;
+                let packed =
+                    &self.row_bytes(row)[b0 * BLOCK_BYTES..(b0 + out.len() / BLOCK) * BLOCK_BYTES];
+                match backend {
+                    Backend::Avx2(cpu) => ternary_avx2::unpack(cpu, packed, out),
+                    Backend::Portable => ternary_portable::unpack(packed, out),
                 }
-                for (r, (out_row, dot_row)) in out
-                    .chunks_exact_mut(n)
-                    .zip(dots.chunks_exact(n))
-                    .enumerate()
-                {
-                    debug_assert!(first_row + r < self.rows);
-                    for t in 0..n {
-                        let factor = 1.0 / (f64::from(self.scale) * f64::from(acts.scales[t]));
-                        out_row[t] = (f64::from(dot_row[t] - acts.sums[t]) * factor) as f32;
-                    }
-                }
-            });
-        let mut y = vec![0f32; n * self.rows];
-        for (r, row) in transposed.chunks_exact(n).enumerate() {
-            for (t, &v) in row.iter().enumerate() {
-                y[t * self.rows + r] = v;
-            }
-        }
-        y
+            },
+        )
     }
 }
 
@@ -339,6 +283,7 @@ mod tests {
     #[test]
     fn k_and_token_tiles_with_remainders_match_the_reference() {
         // cols > K_TILE (two K tiles, the second partial), n > TOKEN_BLOCK, rows > ROW_TILE.
+        use crate::kernels::tiled_matmat::{ROW_TILE, TOKEN_BLOCK};
         check_shape(ROW_TILE + 3, K_TILE + 200, TOKEN_BLOCK + 5, 11);
     }
 
