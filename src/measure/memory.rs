@@ -9,7 +9,7 @@
 //! the peak so far (`getrusage`), which can hide a forward pass smaller than loading.
 use super::peak_rss::{peak_rss, reset_peak_rss, run_memory_child, ChildPoint};
 use crate::kernels::Backend;
-use crate::model::{load_artifact, PackedClassifier, QuantMode};
+use crate::model::{load_artifact, ArtifactConfig, PackedClassifier, QuantMode};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -42,17 +42,16 @@ pub fn memory_point(
     device: Device,
 ) -> Result<MemoryPoint> {
     tch::set_num_threads(threads as i32);
-    let model = if device == Device::Cpu
-        && PackedClassifier::supports(&PackedClassifier::header(artifact)?)
-    {
-        ForwardModel::Packed(Box::new(PackedClassifier::load(
-            artifact,
-            threads,
-            Backend::detect(),
-        )?))
-    } else {
-        ForwardModel::Reference(Box::new(load_artifact(artifact, device)?))
-    };
+    let model =
+        if device == Device::Cpu && PackedClassifier::supports(&ArtifactConfig::read(artifact)?) {
+            ForwardModel::Packed(Box::new(PackedClassifier::load(
+                artifact,
+                threads,
+                Backend::detect(),
+            )?))
+        } else {
+            ForwardModel::Reference(Box::new(load_artifact(artifact, device)?))
+        };
     let config = match &model {
         ForwardModel::Packed(m) => &m.config,
         ForwardModel::Reference(l) => &l.config,

@@ -44,6 +44,67 @@ fn is_false(value: &bool) -> bool {
     !value
 }
 
+impl ArtifactConfig {
+    /// The header configuration of `artifact`, read from `path` (named in errors).
+    pub fn of(artifact: &Artifact, path: &Path) -> Result<Self> {
+        serde_json::from_str(&artifact.config_json).map_err(|e| Error::Artifact {
+            path: path.to_path_buf(),
+            message: format!(
+                "header configuration is not readable by this bitlab ({e}); re-run the trial \
+                 to re-export"
+            ),
+        })
+    }
+
+    /// Reads the artifact at `path` and returns its header configuration.
+    pub fn read(path: &Path) -> Result<Self> {
+        Self::of(&Artifact::read(path)?, path)
+    }
+}
+
+/// Unpacks `tensor` into the variable of the same name (removed from `variables`), on
+/// `device`; fails if the model has no such variable or another shape.
+pub(crate) fn load_tensor(
+    variables: &mut HashMap<String, Tensor>,
+    tensor: &ArtifactTensor,
+    path: &Path,
+    device: Device,
+) -> Result<()> {
+    let bad = |message: String| Error::Artifact {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut target = variables.remove(&tensor.name).ok_or_else(|| {
+        bad(format!(
+            "tensor `{}` does not belong to this model",
+            tensor.name
+        ))
+    })?;
+    let values = registry::resolve_packed(&tensor.packed.scheme)?.unpack(&tensor.packed)?;
+    if values.size() != target.size() {
+        return Err(bad(format!(
+            "tensor `{}` has shape {:?}, the model expects {:?}",
+            tensor.name,
+            values.size(),
+            target.size()
+        )));
+    }
+    tch::no_grad(|| target.f_copy_(&values.to_device(device)))
+        .map_err(|e| Error::torch(format!("loading `{}`", tensor.name), e))?;
+    Ok(())
+}
+
+/// Fails if a variable of the model received no tensor from the artifact at `path`.
+pub(crate) fn require_all_loaded(variables: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
+    match variables.keys().next() {
+        Some(missing) => Err(Error::Artifact {
+            path: path.to_path_buf(),
+            message: format!("tensor `{missing}` is missing from the artifact"),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// What an export wrote: the file's size and checksum, and the share of it that holds the
 /// quantized weights (so reports can give bits per quantized weight).
 #[derive(Debug, Clone, PartialEq)]
@@ -158,41 +219,16 @@ pub fn export_artifact(
 /// Reads an artifact and rebuilds its classifier on `device`, weights unpacked onto the grid.
 pub fn load_artifact(path: &Path, device: Device) -> Result<LoadedModel> {
     let artifact = Artifact::read(path)?;
-    let bad = |message: String| Error::Artifact {
-        path: path.to_path_buf(),
-        message,
-    };
-    let config: ArtifactConfig = serde_json::from_str(&artifact.config_json)
-        .map_err(|e| bad(format!("header configuration is not readable by this bitlab ({e}); re-run the trial to re-export")))?;
+    let config = ArtifactConfig::of(&artifact, path)?;
     let quantizer = registry::resolve(&config.trial.quant)?;
     let mut vs = nn::VarStore::new(device);
     let model = build_model(&mut vs, &config, &quantizer, WeightSource::Artifact)?;
     vs.freeze();
     let mut variables = vs.variables();
     for tensor in &artifact.tensors {
-        let mut target = variables.remove(&tensor.name).ok_or_else(|| {
-            bad(format!(
-                "tensor `{}` does not belong to this model",
-                tensor.name
-            ))
-        })?;
-        let values = registry::resolve_packed(&tensor.packed.scheme)?.unpack(&tensor.packed)?;
-        if values.size() != target.size() {
-            return Err(bad(format!(
-                "tensor `{}` has shape {:?}, the model expects {:?}",
-                tensor.name,
-                values.size(),
-                target.size()
-            )));
-        }
-        tch::no_grad(|| target.f_copy_(&values.to_device(device)))
-            .map_err(|e| Error::torch(format!("loading `{}`", tensor.name), e))?;
+        load_tensor(&mut variables, tensor, path, device)?;
     }
-    if let Some(missing) = variables.keys().next() {
-        return Err(bad(format!(
-            "tensor `{missing}` is missing from the artifact"
-        )));
-    }
+    require_all_loaded(&variables, path)?;
     Ok(LoadedModel {
         vs,
         model,

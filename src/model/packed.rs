@@ -8,6 +8,7 @@
 //! for the schemes that quantize them), so the dequantized model loaded by
 //! [`super::load_artifact`] is its reference: logits agree to float rounding and predictions
 //! agree (see the test at the bottom).
+use super::export::{load_tensor, require_all_loaded};
 use super::{ArtifactConfig, Classifier, RmsNorm};
 use crate::artifact::Artifact;
 use crate::attention::{AttentionInput, AttentionKind};
@@ -198,15 +199,6 @@ impl PackedClassifier {
             && trial.quant.embeddings.is_none()
     }
 
-    /// Reads the header configuration of the artifact at `path`.
-    pub fn header(path: &Path) -> Result<ArtifactConfig> {
-        let artifact = Artifact::read(path)?;
-        serde_json::from_str(&artifact.config_json).map_err(|e| Error::Artifact {
-            path: path.to_path_buf(),
-            message: format!("header configuration is not readable by this bitlab ({e})"),
-        })
-    }
-
     /// Builds the model from an artifact already read from `path` (named in errors).
     pub fn from_artifact(
         artifact: &Artifact,
@@ -218,12 +210,7 @@ impl PackedClassifier {
             path: path.to_path_buf(),
             message,
         };
-        let config: ArtifactConfig = serde_json::from_str(&artifact.config_json).map_err(|e| {
-            bad(format!(
-                "header configuration is not readable by this bitlab ({e}); re-run the trial to \
-                 re-export"
-            ))
-        })?;
+        let config = ArtifactConfig::of(artifact, path)?;
         if !Self::supports(&config) {
             return Err(bad(
                 "the packed engine runs BitNet encoders trained from scratch with \
@@ -277,29 +264,9 @@ impl PackedClassifier {
                 linears.insert(tensor.name.clone(), layer);
                 continue;
             }
-            let mut target = variables.remove(&tensor.name).ok_or_else(|| {
-                bad(format!(
-                    "tensor `{}` does not belong to this model",
-                    tensor.name
-                ))
-            })?;
-            let values = registry::resolve_packed(&tensor.packed.scheme)?.unpack(&tensor.packed)?;
-            if values.size() != target.size() {
-                return Err(bad(format!(
-                    "tensor `{}` has shape {:?}, the model expects {:?}",
-                    tensor.name,
-                    values.size(),
-                    target.size()
-                )));
-            }
-            tch::no_grad(|| target.f_copy_(&values))
-                .map_err(|e| Error::torch(format!("loading `{}`", tensor.name), e))?;
+            load_tensor(&mut variables, tensor, path, Device::Cpu)?;
         }
-        if let Some(missing) = variables.keys().next() {
-            return Err(bad(format!(
-                "tensor `{missing}` is missing from the artifact"
-            )));
-        }
+        require_all_loaded(&variables, path)?;
         let mut blocks = Vec::with_capacity(cfg.layers);
         for (i, [attn_norm, attn_out_norm, ffn_norm, ffn_down_norm]) in
             norms.into_iter().enumerate()

@@ -121,9 +121,7 @@ impl Checkpoints {
         if hex::encode(Sha256::digest(&bytes)) != record.artifact_sha256 {
             return Err("the artifact's sha256 differs from its record's".into());
         }
-        let artifact = Artifact::read(&path).map_err(|e| e.to_string())?;
-        let stored: ArtifactConfig = serde_json::from_str(&artifact.config_json)
-            .map_err(|e| format!("its header is unreadable ({e})"))?;
+        let stored = ArtifactConfig::read(&path).map_err(|e| e.to_string())?;
         if training_hash(&stored.trial) != hash {
             return Err("its header's training configuration differs from this trial's".into());
         }
@@ -156,11 +154,7 @@ impl Checkpoints {
         let source = self.artifact_path(&training_hash(&header.trial));
         let mut artifact = Artifact::read(&source)?;
         // Keep what export decided (merged adapters) and the checkpoint's own shape.
-        let stored: ArtifactConfig =
-            serde_json::from_str(&artifact.config_json).map_err(|e| Error::Artifact {
-                path: source.clone(),
-                message: format!("header configuration is unreadable ({e})"),
-            })?;
+        let stored = ArtifactConfig::of(&artifact, &source)?;
         let trial_header = ArtifactConfig {
             trial: header.trial.clone(),
             ..stored

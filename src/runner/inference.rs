@@ -8,7 +8,7 @@ use crate::data::{Dataset, Example, TextEncoder};
 use crate::experiment::TokenizerKind;
 use crate::kernels::Backend;
 use crate::measure::kernel_name;
-use crate::model::{load_artifact, PackedClassifier, QuantMode};
+use crate::model::{load_artifact, ArtifactConfig, PackedClassifier, QuantMode};
 use crate::{Error, Result};
 use std::path::Path;
 use tch::{Device, Kind};
@@ -49,7 +49,7 @@ pub fn classify(
         ));
     }
     tch::set_num_threads(threads as i32);
-    let header = PackedClassifier::header(artifact)?;
+    let header = ArtifactConfig::read(artifact)?;
     let cfg = &header.trial;
     let mut dataset = Dataset::load(datasets_dir, &cfg.dataset.name)?;
     let encoder = match (cfg.dataset.tokenizer.kind, &cfg.model.pretrained) {
