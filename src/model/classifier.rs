@@ -74,8 +74,19 @@ impl Classifier {
         }
     }
 
-    /// Logits `[batch, num_labels]` for token ids `[batch, len]` with padding mask `[batch, len]`.
-    pub fn logits(&self, ids: &Tensor, mask: &Tensor, mode: QuantMode, train: bool) -> Tensor {
+    /// True when the variable named `name` (as in the var store) is a quantized linear weight.
+    pub fn is_quantized_weight(name: &str) -> bool {
+        name.starts_with(BLOCKS) && name.ends_with(".weight") && !name.contains("norm")
+    }
+
+    /// The model configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+}
+
+impl SequenceClassifier for Classifier {
+    fn forward(&self, ids: &Tensor, mask: &Tensor, mode: QuantMode, train: bool) -> Tensor {
         let len = ids.size()[1];
         let positions = Tensor::arange(len, (Kind::Int64, ids.device()));
         let mut x = self.token_embedding.forward(ids, mode)
@@ -94,22 +105,6 @@ impl Classifier {
             }
         };
         pooled.apply(&self.head)
-    }
-
-    /// True when the variable named `name` (as in the var store) is a quantized linear weight.
-    pub fn is_quantized_weight(name: &str) -> bool {
-        name.starts_with(BLOCKS) && name.ends_with(".weight") && !name.contains("norm")
-    }
-
-    /// The model configuration.
-    pub fn config(&self) -> &ModelConfig {
-        &self.cfg
-    }
-}
-
-impl SequenceClassifier for Classifier {
-    fn forward(&self, ids: &Tensor, mask: &Tensor, mode: QuantMode, train: bool) -> Tensor {
-        self.logits(ids, mask, mode, train)
     }
 
     fn quant_linears(&self) -> Vec<&QuantLinear> {

@@ -36,12 +36,8 @@ pub struct ArtifactConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bert: Option<BertConfig>,
     /// True when LoRA adapters were merged into the base weights at export.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub merged_lora: bool,
-}
-
-fn is_false(value: &bool) -> bool {
-    !value
 }
 
 impl ArtifactConfig {
