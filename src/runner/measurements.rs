@@ -227,8 +227,22 @@ mod tests {
             lengths: vec![9; rows as usize],
         };
         let result = compare_packed_with_reference(&loaded, &artifact, &split, 16, 1).unwrap();
-        assert_eq!(result.agreement, 1.0, "{result:?}");
-        assert!(result.max_logit_diff < 1e-3, "{result:?}");
+        // Bounds as in the packed engine's own test: int8 codes rounding the other way at a .5
+        // boundary move logits by a few 1e-3 of their scale at most; a wrong kernel moves them
+        // by the scale and leaves about half the predictions right.
+        let scale = tch::no_grad(|| {
+            loaded
+                .model
+                .forward(&split.ids, &split.mask, QuantMode::WeightsOnGrid, false)
+        })
+        .abs()
+        .max()
+        .double_value(&[]);
+        assert!(result.agreement >= 0.98, "{result:?}");
+        assert!(
+            result.max_logit_diff < 1e-2 * scale,
+            "{result:?} scale {scale}"
+        );
         assert!(result.resident_quantized_bytes > 0);
         let keys: Vec<String> = result.metrics().into_iter().map(|m| m.key).collect();
         assert_eq!(
