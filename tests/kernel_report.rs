@@ -54,14 +54,22 @@ fn a_stored_quick_bench_renders_the_kernel_chart_and_table() {
         "| shape [out, in] | tokens n | scheme | kernel | threads | median ms | p95 ms | \
          GFLOP/s | weight GB/s | ratio to fp32 (speed-up) | weights read from |"
     ));
-    // The quick config: 5 schemes x n = 1, 8, one shape, one thread count, weight copies that
+    // The quick config: 7 schemes x n = 1, 8, one shape, one thread count, weight copies that
     // fit in the cache.
     let rows: Vec<&str> = md
         .lines()
         .filter(|l| l.starts_with("| 256x320 |"))
         .collect();
-    assert_eq!(rows.len(), 10, "{md}");
-    for scheme in ["fp32", "bf16", "int8", "ternary", "ternary-1.6bit"] {
+    assert_eq!(rows.len(), 14, "{md}");
+    for scheme in [
+        "fp32",
+        "bf16",
+        "fp16",
+        "int8",
+        "int4",
+        "ternary",
+        "ternary-1.6bit",
+    ] {
         assert_eq!(
             rows.iter()
                 .filter(|r| r.contains(&format!("| {scheme} |")))

@@ -27,8 +27,8 @@ pub struct KernelsArgs {
     /// Thread counts, comma-separated.
     #[arg(long, value_delimiter = ',')]
     threads: Vec<usize>,
-    /// Schemes, comma-separated: fp32, bf16, int8, ternary (2-bit), ternary-1.6bit (fp32 always
-    /// runs as the baseline).
+    /// Schemes, comma-separated: fp32, bf16, fp16, int8, int4, ternary (2-bit), ternary-1.6bit
+    /// (fp32 always runs as the baseline).
     #[arg(long, value_delimiter = ',')]
     schemes: Vec<String>,
     /// Timed calls per point.

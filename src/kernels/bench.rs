@@ -2,10 +2,12 @@
 //! against libtorch fp32 on the same shapes, in the same run.
 //!
 //! For each weight shape `rows x cols` (`[out, in]`), token count `n` and thread count, every
-//! scheme computes `y = x W^T` for `n` random tokens: fp32 and bf16 through libtorch's `linear`
-//! in their own dtype, int8 through libtorch's `_weight_int8pack_mm` with bf16 activations,
-//! ternary through [`Ternary2Bit`] (2 bits per weight) and [`Ternary1p6`] (base 3, 1.6 bits
-//! per weight); their times include quantizing the activations to int8.
+//! scheme computes `y = x W^T` for `n` random f32 tokens through the same [`LinearKernel`] the
+//! packed classifier runs: fp32, bf16 and fp16 through libtorch in their own dtype, int8
+//! through libtorch's `_weight_int8pack_mm` and int4 (groups of 32) through
+//! `_weight_int4pack_mm_for_cpu`, both with bf16 activations, ternary through [`Ternary2Bit`]
+//! (2 bits per weight) and [`Ternary1p6`] (base 3, 1.6 bits per weight). Times include
+//! converting the activations to the kernel's input (bf16, or int8 per token for ternary).
 //! Reported: median and p95 milliseconds, GFLOP/s (`2 rows cols n / time`), effective weight
 //! GB/s (bytes of the weight matrix / time) and the ratio of fp32's median to this one.
 //!
@@ -13,7 +15,10 @@
 //! total exceeds `rotate_bytes` (default 64 MiB, twice this machine class's 32 MiB L3), so a
 //! repeat does not find the previous repeat's weights in the cache; each result says whether
 //! its working set exceeds the last-level cache (`dram`) or not (`cache`).
-use super::{Backend, Ternary1p6, Ternary2Bit};
+use super::{
+    Backend, KernelContext, LinearKernel, Ternary1p6, Ternary2Bit, TorchDense, TorchInt4Pack,
+    TorchInt8Pack,
+};
 use crate::measure::{median, percentile};
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -27,10 +32,15 @@ use tch::{Device, Kind, Tensor};
 pub enum BenchScheme {
     /// libtorch fp32 `linear` (the baseline).
     Fp32,
-    /// libtorch bf16 `linear`, bf16 activations.
+    /// libtorch bf16 matmul, bf16 activations.
     Bf16,
+    /// libtorch fp16 matmul, fp16 activations.
+    Fp16,
     /// libtorch `_weight_int8pack_mm`: int8 weights, per-row bf16 scales, bf16 activations.
     Int8,
+    /// libtorch `_weight_int4pack_mm_for_cpu`: int4 weights in groups of [`INT4_GROUP`],
+    /// bf16 activations.
+    Int4,
     /// bitlab's 2-bit ternary kernel, int8 per-token activations.
     Ternary2Bit,
     /// bitlab's 1.6-bit base-3 ternary kernel (ggml TQ1_0's trit encoding), int8 per-token
@@ -40,54 +50,66 @@ pub enum BenchScheme {
 
 impl BenchScheme {
     /// Every scheme, baseline first.
-    pub const ALL: [BenchScheme; 5] = [
+    pub const ALL: [BenchScheme; 7] = [
         Self::Fp32,
         Self::Bf16,
+        Self::Fp16,
         Self::Int8,
+        Self::Int4,
         Self::Ternary2Bit,
         Self::Ternary1p6,
     ];
 
-    /// Short scheme name (`fp32`, `bf16`, `int8`, `ternary`, `ternary-1.6bit`).
+    /// Short scheme name (`fp32`, `bf16`, `fp16`, `int8`, `int4`, `ternary`, `ternary-1.6bit`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Fp32 => "fp32",
             Self::Bf16 => "bf16",
+            Self::Fp16 => "fp16",
             Self::Int8 => "int8",
+            Self::Int4 => "int4",
             Self::Ternary2Bit => "ternary",
             Self::Ternary1p6 => "ternary-1.6bit",
         }
     }
 
-    /// The kernel that runs, as recorded with measurements.
-    pub fn kernel_name(self, backend: Backend) -> String {
+    /// Whether this scheme's kernel runs a `[rows, cols]` weight (libtorch's int8 and int4
+    /// kernels need K and N in whole tiles: [`TorchInt8Pack::supports`],
+    /// [`TorchInt4Pack::supports`]).
+    pub fn supports(self, rows: usize, cols: usize) -> bool {
         match self {
-            Self::Fp32 => "libtorch-fp32".into(),
-            Self::Bf16 => "libtorch-bf16".into(),
-            Self::Int8 => "libtorch-int8pack-bf16".into(),
-            Self::Ternary2Bit => format!("bitlab-ternary-2bit-{}", backend.name()),
-            Self::Ternary1p6 => format!("bitlab-ternary-1.6bit-{}", backend.name()),
+            Self::Int8 => TorchInt8Pack::supports(rows, cols),
+            Self::Int4 => TorchInt4Pack::supports(rows, cols, INT4_GROUP),
+            _ => true,
         }
     }
 
-    /// Whether this scheme can run a `[rows, cols]` weight. libtorch 2.13's
-    /// `_weight_int8pack_mm` crashed (SIGSEGV) with K = 300 and several tokens in our runs, and
-    /// ran at K = 256, 320 and 384; int8 therefore runs only where K is a multiple of 64.
-    pub fn supports(self, _rows: usize, cols: usize) -> bool {
-        self != Self::Int8 || cols % 64 == 0
-    }
-
-    /// Bytes of one `rows x cols` weight matrix in this scheme's resident form.
-    pub fn weight_bytes(self, rows: usize, cols: usize) -> usize {
-        match self {
-            Self::Fp32 => rows * cols * 4,
-            Self::Bf16 => rows * cols * 2,
-            Self::Int8 => rows * cols + rows * 2,
-            Self::Ternary2Bit => rows * cols.div_ceil(128) * 32 + 4,
-            Self::Ternary1p6 => Ternary1p6::resident_bytes_for(rows, cols),
-        }
+    /// A `rows x cols` weight of random values in this scheme's kernel (the values do not
+    /// change the speed).
+    pub fn random_kernel(
+        self,
+        rows: usize,
+        cols: usize,
+        seed: u64,
+    ) -> Result<Box<dyn LinearKernel>> {
+        let dense = |kind: Kind| -> Result<Box<dyn LinearKernel>> {
+            let w = Tensor::randn([rows as i64, cols as i64], (Kind::Float, Device::Cpu)) * 0.02;
+            Ok(Box::new(TorchDense::new(&w, kind)?))
+        };
+        Ok(match self {
+            Self::Fp32 => dense(Kind::Float)?,
+            Self::Bf16 => dense(Kind::BFloat16)?,
+            Self::Fp16 => dense(Kind::Half)?,
+            Self::Int8 => Box::new(TorchInt8Pack::random(rows, cols, seed)?),
+            Self::Int4 => Box::new(TorchInt4Pack::random(rows, cols, INT4_GROUP, seed)?),
+            Self::Ternary2Bit => Box::new(Ternary2Bit::random(rows, cols, seed)?),
+            Self::Ternary1p6 => Box::new(Ternary1p6::random(rows, cols, seed)?),
+        })
     }
 }
+
+/// Weights per int4 group in the benchmark (ggml's q4_0 and ANCHORS.md's int4 figures use 32).
+pub const INT4_GROUP: usize = 32;
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,40 +208,6 @@ pub struct KernelTiming {
     pub residency: &'static str,
 }
 
-/// Weights of one scheme, in the form its kernel runs on.
-enum Weights {
-    Torch {
-        weight: Tensor,
-        scales: Option<Tensor>,
-    },
-    Ternary(Ternary2Bit),
-    Ternary1p6(Ternary1p6),
-}
-
-fn make_weights(scheme: BenchScheme, rows: usize, cols: usize, seed: u64) -> Result<Weights> {
-    let (r, c) = (rows as i64, cols as i64);
-    let cpu = Device::Cpu;
-    Ok(match scheme {
-        BenchScheme::Fp32 | BenchScheme::Bf16 => {
-            let kind = if scheme == BenchScheme::Fp32 {
-                Kind::Float
-            } else {
-                Kind::BFloat16
-            };
-            Weights::Torch {
-                weight: (Tensor::randn([r, c], (Kind::Float, cpu)) * 0.02).to_kind(kind),
-                scales: None,
-            }
-        }
-        BenchScheme::Int8 => Weights::Torch {
-            weight: Tensor::randint_low(-127, 128, [r, c], (Kind::Int8, cpu)),
-            scales: Some(Tensor::full([r], 1e-3, (Kind::BFloat16, cpu))),
-        },
-        BenchScheme::Ternary2Bit => Weights::Ternary(Ternary2Bit::random(rows, cols, seed)?),
-        BenchScheme::Ternary1p6 => Weights::Ternary1p6(Ternary1p6::random(rows, cols, seed)?),
-    })
-}
-
 /// Runs every point of `cfg`; `progress` sees each result as it is measured.
 pub fn run_kernel_bench(
     cfg: &BenchConfig,
@@ -235,11 +223,13 @@ pub fn run_kernel_bench(
     let mut results = Vec::new();
     for &(rows, cols) in &cfg.shapes {
         for &scheme in schemes.iter().filter(|s| s.supports(rows, cols)) {
-            let bytes = scheme.weight_bytes(rows, cols);
+            let first = scheme.random_kernel(rows, cols, 0)?;
+            let bytes = first.resident_bytes();
             let copies = cfg.rotate_bytes.div_ceil(bytes).clamp(1, 64);
-            let weights: Vec<Weights> = (0..copies)
-                .map(|i| make_weights(scheme, rows, cols, i as u64))
-                .collect::<Result<_>>()?;
+            let mut weights = vec![first];
+            for i in 1..copies {
+                weights.push(scheme.random_kernel(rows, cols, i as u64)?);
+            }
             let residency = if copies * bytes > cfg.cache_bytes {
                 "dram"
             } else {
@@ -252,7 +242,11 @@ pub fn run_kernel_bench(
                     .map_err(|e| Error::Invalid(format!("cannot start {threads} threads: {e}")))?;
                 tch::set_num_threads(threads.max(1) as i32);
                 for &n in &cfg.tokens {
-                    let times = time_point(cfg, scheme, &weights, rows, cols, n, &pool)?;
+                    let ctx = KernelContext {
+                        backend: cfg.backend,
+                        pool: &pool,
+                    };
+                    let times = time_point(cfg, &weights, cols, n, &ctx)?;
                     let median_ms = median(&times);
                     let baseline = results.iter().find(|t: &&KernelTiming| {
                         t.scheme == "fp32"
@@ -260,7 +254,7 @@ pub fn run_kernel_bench(
                     });
                     let timing = KernelTiming {
                         scheme: scheme.name(),
-                        kernel: scheme.kernel_name(cfg.backend),
+                        kernel: weights[0].kernel_name(cfg.backend),
                         rows,
                         cols,
                         tokens: n,
@@ -290,49 +284,24 @@ pub fn run_kernel_bench(
 /// Times one point: warm-up calls, then repeats cycling through the weight copies.
 fn time_point(
     cfg: &BenchConfig,
-    scheme: BenchScheme,
-    weights: &[Weights],
-    rows: usize,
+    weights: &[Box<dyn LinearKernel>],
     cols: usize,
     n: usize,
-    pool: &rayon::ThreadPool,
+    ctx: &KernelContext,
 ) -> Result<Vec<f64>> {
-    let x32 = Tensor::randn([n as i64, cols as i64], (Kind::Float, Device::Cpu));
-    let x16 = x32.to_kind(Kind::BFloat16);
-    let xs = Vec::<f32>::try_from(&x32.flatten(0, -1))
-        .map_err(|e| Error::torch("copying bench activations", e))?;
-    let call = |w: &Weights| -> Result<()> {
-        match w {
-            Weights::Torch { weight, scales } => {
-                let y = match (scheme, scales) {
-                    (BenchScheme::Int8, Some(s)) => x16.f_internal_weight_int8pack_mm(weight, s),
-                    (BenchScheme::Bf16, _) => x16.f_linear::<Tensor>(weight, None),
-                    _ => x32.f_linear::<Tensor>(weight, None),
-                }
-                .map_err(|e| Error::torch(format!("{} matmul", scheme.name()), e))?;
-                drop(std::hint::black_box(y));
-            }
-            Weights::Ternary(m) => {
-                let y = pool.install(|| m.forward(&xs, n, cfg.backend));
-                debug_assert_eq!(y.len(), n * rows);
-                std::hint::black_box(y);
-            }
-            Weights::Ternary1p6(m) => {
-                let y = pool.install(|| m.forward(&xs, n, cfg.backend));
-                debug_assert_eq!(y.len(), n * rows);
-                std::hint::black_box(y);
-            }
-        }
+    let x = Tensor::randn([n as i64, cols as i64], (Kind::Float, Device::Cpu));
+    let call = |w: &dyn LinearKernel| -> Result<()> {
+        drop(std::hint::black_box(w.forward(&x, ctx)?));
         Ok(())
     };
     for i in 0..cfg.warmup.max(1) {
-        call(&weights[i % weights.len()])?;
+        call(weights[i % weights.len()].as_ref())?;
     }
     let started = Instant::now();
     let mut times = Vec::with_capacity(cfg.repeats);
     for i in 0..cfg.repeats.max(1) {
         let start = Instant::now();
-        call(&weights[i % weights.len()])?;
+        call(weights[i % weights.len()].as_ref())?;
         times.push(start.elapsed().as_secs_f64() * 1e3);
         if i >= 2 && started.elapsed().as_secs_f64() > cfg.max_seconds {
             break;

@@ -13,10 +13,15 @@
 //!   matrix-matrix path (many tokens: prefill) unpacks a tile of weight rows once and reuses it
 //!   across every token of a token block.
 //!
+//! - [`LinearKernel`] is the extension point every inference matmul implements, these two and
+//!   libtorch's: [`TorchDense`] (fp32, bf16, fp16), [`TorchInt8Pack`] (`_weight_int8pack_mm`)
+//!   and [`TorchInt4Pack`] (`_weight_int4pack_mm_for_cpu`), both with bf16 activations.
+//!
 //! [`Backend`] picks the instruction set at run time (`is_x86_feature_detected!`); the portable
 //! path computes the same integers everywhere, and tests force it to compare both.
 pub mod activations;
 pub mod bench;
+pub mod linear_kernel;
 pub mod ternary_1p6;
 mod ternary_1p6_avx2;
 mod ternary_1p6_portable;
@@ -24,10 +29,17 @@ pub mod ternary_2bit;
 mod ternary_avx2;
 mod ternary_portable;
 mod tiled_matmat;
+pub mod torch_dense;
+pub mod torch_int4pack;
+pub mod torch_int8pack;
 
 pub use activations::QuantizedActivations;
+pub use linear_kernel::{KernelContext, LinearKernel};
 pub use ternary_1p6::Ternary1p6;
 pub use ternary_2bit::Ternary2Bit;
+pub use torch_dense::TorchDense;
+pub use torch_int4pack::TorchInt4Pack;
+pub use torch_int8pack::TorchInt8Pack;
 
 /// The instruction set a kernel call runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

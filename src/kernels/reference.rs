@@ -64,3 +64,56 @@ pub fn assert_close_to_reference(
         }
     }
 }
+
+/// Runs `kernel` on `x` (`n * cols` values) and checks it against `sum_k x_k w(r, k)` in f64,
+/// where `w(r, k)` is the dequantized weight: `|y - ref| <= rel * sum_k |x_k w_k| + 1e-30`.
+/// Kernels with bf16 activations and outputs need `rel` of a few bf16 ulps (2^-8 each); a
+/// wrong code, sign, layout or scale misses by the order of the absolute sum.
+pub fn assert_kernel_matches_dense(
+    kernel: &dyn super::LinearKernel,
+    x: &[f32],
+    n: usize,
+    w: impl Fn(usize, usize) -> f64,
+    rel: f64,
+) {
+    let (rows, cols) = (kernel.rows(), kernel.cols());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let ctx = super::KernelContext {
+        backend: super::Backend::detect(),
+        pool: &pool,
+    };
+    let input = Tensor::from_slice(x).view([n as i64, cols as i64]);
+    let y = kernel.forward(&input, &ctx).unwrap();
+    assert_eq!(y.size(), [n as i64, rows as i64]);
+    let y = Vec::<f32>::try_from(&y.flatten(0, -1)).unwrap();
+    for t in 0..n {
+        for r in 0..rows {
+            let (mut sum, mut abs) = (0f64, 0f64);
+            for k in 0..cols {
+                let term = f64::from(x[t * cols + k]) * w(r, k);
+                sum += term;
+                abs += term.abs();
+            }
+            let got = f64::from(y[t * rows + r]);
+            assert!(
+                (got - sum).abs() <= rel * abs + 1e-30,
+                "{}: token {t}, row {r} of {rows}x{cols}: kernel {got}, reference {sum}",
+                kernel.kernel_name(ctx.backend)
+            );
+        }
+    }
+}
+
+/// `values` rounded to `kind` (e.g. bf16) and back to f32, as a kernel with that input dtype
+/// sees them.
+pub fn round_through(values: &[f32], kind: tch::Kind) -> Vec<f32> {
+    Vec::try_from(
+        &Tensor::from_slice(values)
+            .to_kind(kind)
+            .to_kind(tch::Kind::Float),
+    )
+    .unwrap()
+}

@@ -6,6 +6,7 @@ use super::{median, percentile};
 use crate::attention::AttentionKind;
 use crate::model::{PackedClassifier, QuantMode, SequenceClassifier};
 use crate::quant::Quantizer;
+use crate::Result;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
@@ -40,9 +41,9 @@ pub fn measure_latency(
     warmup: usize,
     repeats: usize,
     device: Device,
-) -> LatencyPoint {
+) -> Result<LatencyPoint> {
     let forward =
-        |ids: &Tensor, mask: &Tensor| model.forward(ids, mask, QuantMode::WeightsOnGrid, false);
+        |ids: &Tensor, mask: &Tensor| Ok(model.forward(ids, mask, QuantMode::WeightsOnGrid, false));
     time_forward(
         &forward, vocab_size, seq_len, batch, warmup, repeats, device,
     )
@@ -55,7 +56,7 @@ pub fn measure_packed_latency(
     batch: usize,
     warmup: usize,
     repeats: usize,
-) -> LatencyPoint {
+) -> Result<LatencyPoint> {
     let forward = |ids: &Tensor, mask: &Tensor| model.forward(ids, mask);
     let vocab_size = model.config.dims.vocab_size;
     time_forward(
@@ -71,14 +72,14 @@ pub fn measure_packed_latency(
 
 /// Warm-up runs, then `repeats` timed runs of `forward` on random ids without padding.
 fn time_forward(
-    forward: &dyn Fn(&Tensor, &Tensor) -> Tensor,
+    forward: &dyn Fn(&Tensor, &Tensor) -> Result<Tensor>,
     vocab_size: usize,
     seq_len: usize,
     batch: usize,
     warmup: usize,
     repeats: usize,
     device: Device,
-) -> LatencyPoint {
+) -> Result<LatencyPoint> {
     let ids = Tensor::randint_low(
         1,
         vocab_size as i64,
@@ -86,25 +87,25 @@ fn time_forward(
         (Kind::Int64, device),
     );
     let mask = Tensor::ones([batch as i64, seq_len as i64], (Kind::Int64, device));
-    let run = || {
-        let logits = forward(&ids, &mask);
+    let run = || -> Result<f64> {
+        let logits = forward(&ids, &mask)?;
         // Reading one value forces completion (matters on asynchronous devices such as CUDA).
-        logits.double_value(&[0, 0])
+        Ok(logits.double_value(&[0, 0]))
     };
-    let times: Vec<f64> = tch::no_grad(|| {
+    let times = tch::no_grad(|| -> Result<Vec<f64>> {
         for _ in 0..warmup {
-            run();
+            run()?;
         }
         (0..repeats.max(1))
             .map(|_| {
                 let start = Instant::now();
-                run();
-                start.elapsed().as_secs_f64() * 1e3
+                run()?;
+                Ok(start.elapsed().as_secs_f64() * 1e3)
             })
             .collect()
-    });
-    LatencyPoint {
+    })?;
+    Ok(LatencyPoint {
         median_ms: median(&times),
         p95_ms: percentile(&times, 0.95),
-    }
+    })
 }

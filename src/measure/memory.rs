@@ -72,7 +72,7 @@ pub fn memory_point(
     let mask = Tensor::ones([batch as i64, seq_len as i64], (Kind::Int64, device));
     let baseline_rss_bytes = reset_peak_rss();
     let logits = match &model {
-        ForwardModel::Packed(m) => m.forward(&ids, &mask),
+        ForwardModel::Packed(m) => m.forward(&ids, &mask)?,
         ForwardModel::Reference(l) => tch::no_grad(|| {
             l.model
                 .forward(&ids, &mask, QuantMode::WeightsOnGrid, false)

@@ -29,7 +29,7 @@ pub use build::{
 pub use classifier::{Classifier, ModelDims};
 pub use export::{export_artifact, load_artifact, ArtifactConfig, ExportSummary, LoadedModel};
 pub use lora::{is_target, LoraAdapter};
-pub use packed::{PackedClassifier, PackedLinear};
+pub use packed::{PackedBlockStack, PackedClassifier, PackedLinear, StackShape};
 pub use quant_embedding::QuantEmbedding;
 pub use quant_linear::{QuantLinear, QuantMode};
 pub use rms_norm::RmsNorm;

@@ -12,6 +12,7 @@ use tch::Tensor;
 use super::packing::{check_packed, f32_from_le_bytes, f32_to_le_bytes, finite_weight_values};
 use super::{Granularity, Grid, PackedTensor, Quantizer};
 use crate::experiment::QuantConfig;
+use crate::kernels::{LinearKernel, TorchDense};
 use crate::{Error, Result};
 
 /// The identity quantizer: weights and activations stay in fp32.
@@ -69,6 +70,19 @@ impl Quantizer for Fp32Quantizer {
             shape: w.size(),
             data: f32_to_le_bytes(&values),
         })
+    }
+
+    /// libtorch's fp32 matmul (the baseline every ratio is taken against).
+    fn packed_kernel(&self) -> Option<&'static str> {
+        Some("libtorch-fp32")
+    }
+
+    fn load_kernel(&self, p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
+        if p.shape.len() != 2 {
+            return Ok(None);
+        }
+        let weight = self.unpack(p)?;
+        Ok(Some(Box::new(TorchDense::new(&weight, tch::Kind::Float)?)))
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {

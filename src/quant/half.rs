@@ -14,6 +14,7 @@ use tch::{Kind, Tensor};
 use super::packing::{check_packed, half_bits_from_le_bytes, half_bits_le_bytes, quant_error};
 use super::{Granularity, Grid, PackedTensor, Quantizer};
 use crate::experiment::QuantConfig;
+use crate::kernels::{LinearKernel, TorchDense};
 use crate::Result;
 
 /// Which 16-bit floating point format a [`HalfQuantizer`] uses.
@@ -126,6 +127,22 @@ impl Quantizer for HalfQuantizer {
             shape: w.size(),
             data: half_bits_le_bytes(self.name(), &rounded, self.kind())?,
         })
+    }
+
+    /// libtorch's matmul in the scheme's own dtype.
+    fn packed_kernel(&self) -> Option<&'static str> {
+        Some(match self.format {
+            HalfFormat::Fp16 => "libtorch-fp16",
+            HalfFormat::Bf16 => "libtorch-bf16",
+        })
+    }
+
+    fn load_kernel(&self, p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
+        if p.shape.len() != 2 {
+            return Ok(None);
+        }
+        let weight = self.unpack(p)?;
+        Ok(Some(Box::new(TorchDense::new(&weight, self.kind())?)))
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {

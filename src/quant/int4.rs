@@ -25,6 +25,7 @@ use super::packing::{
 };
 use super::{Granularity, Grid, PackedTensor, Quantizer};
 use crate::experiment::QuantConfig;
+use crate::kernels::{LinearKernel, TorchInt4Pack};
 use crate::{Error, Result};
 
 /// Symmetric 4-bit weights with one fp16 scale per group of `group_size` input weights.
@@ -83,6 +84,26 @@ impl Int4Quantizer {
         let delta = (absmax / 7.0).to_kind(Kind::Half).to_kind(Kind::Float);
         let codes = (&w / &delta).round().clamp(-7.0, 7.0);
         (codes, delta)
+    }
+
+    /// The codes (`rows * in`, row-major, -7..=7) and steps (`rows * groups`, as f32) of a
+    /// packed int4 tensor; errors on a foreign tag, a wrong byte count or the unused nibble.
+    pub fn codes_and_scales(&self, p: &PackedTensor) -> Result<(Vec<i8>, Vec<f32>)> {
+        check_packed(&self.tag, p, self.packed_len(&p.shape))?;
+        let (rows, cols) = rows_cols(&p.shape);
+        let groups = cols.div_ceil(self.group_size);
+        let (code_bytes, scale_bytes) = p.data.split_at((rows * cols).div_ceil(2));
+        let codes =
+            unpack_nibbles(code_bytes, rows * cols).map_err(|m| quant_error(&self.tag, m))?;
+        let scales = half_bits_from_le_bytes(
+            &self.tag,
+            scale_bytes,
+            Kind::Half,
+            &[(rows * groups) as i64],
+        )?;
+        let scales = Vec::<f32>::try_from(&scales)
+            .map_err(|e| Error::torch("reading int4 group scales", e))?;
+        Ok((codes, scales))
     }
 
     /// `codes * delta` back to `shape`, dropping the padding of the last group.
@@ -157,21 +178,33 @@ impl Quantizer for Int4Quantizer {
         })
     }
 
+    /// libtorch's `_weight_int4pack_mm_for_cpu` with bf16 activations where the groups and
+    /// rows fit its tiles ([`TorchInt4Pack::supports`]).
+    fn packed_kernel(&self) -> Option<&'static str> {
+        Some("libtorch-int4pack-bf16")
+    }
+
+    fn load_kernel(&self, p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
+        let (rows, cols) = rows_cols(&p.shape);
+        if p.shape.len() != 2 || !TorchInt4Pack::supports(rows, cols, self.group_size) {
+            return Ok(None);
+        }
+        let (codes, scales) = self.codes_and_scales(p)?;
+        let kernel = TorchInt4Pack::new(&codes, &scales, rows, cols, self.group_size)?;
+        Ok(Some(Box::new(kernel)))
+    }
+
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
-        check_packed(&self.tag, p, self.packed_len(&p.shape))?;
+        let (codes, scales) = self.codes_and_scales(p)?;
         let (rows, cols) = rows_cols(&p.shape);
         let groups = cols.div_ceil(self.group_size);
-        let (code_bytes, scale_bytes) = p.data.split_at((rows * cols).div_ceil(2));
-        let codes =
-            unpack_nibbles(code_bytes, rows * cols).map_err(|m| quant_error(&self.tag, m))?;
         let codes: Vec<f32> = codes.iter().map(|&c| f32::from(c)).collect();
         let padded = (groups * self.group_size - cols) as i64;
         let codes = Tensor::from_slice(&codes)
             .view([rows as i64, cols as i64])
             .constant_pad_nd([0, padded])
             .view([rows as i64, groups as i64, self.group_size as i64]);
-        let shape = [rows as i64, groups as i64, 1];
-        let delta = half_bits_from_le_bytes(&self.tag, scale_bytes, Kind::Half, &shape)?;
+        let delta = Tensor::from_slice(&scales).view([rows as i64, groups as i64, 1]);
         Self::dequantize(&codes, &delta, &p.shape)
             .f_contiguous()
             .map_err(|e| Error::torch("assembling an unpacked int4 tensor", e))

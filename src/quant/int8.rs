@@ -21,6 +21,7 @@ use super::packing::{
 };
 use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize};
 use crate::experiment::QuantConfig;
+use crate::kernels::{LinearKernel, TorchInt8Pack};
 use crate::{Error, Result};
 
 /// Symmetric int8 per-channel weights, int8 per-token activations.
@@ -58,6 +59,22 @@ impl Int8Quantizer {
 
     fn dequantize(codes: &Tensor, delta: &Tensor) -> Tensor {
         codes * delta
+    }
+
+    /// The codes (`rows * in`, row-major) and per-row steps of a packed int8 tensor; errors on
+    /// a foreign tag, a wrong byte count or the unused code -128.
+    pub fn codes_and_scales(&self, p: &PackedTensor) -> Result<(Vec<i8>, Vec<f32>)> {
+        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+        let (rows, cols) = rows_cols(&p.shape);
+        let (code_bytes, scale_bytes) = p.data.split_at(rows * cols);
+        if let Some(i) = code_bytes.iter().position(|&b| b as i8 == i8::MIN) {
+            return Err(super::packing::quant_error(
+                self.name(),
+                format!("code -128 at flat index {i} is outside [-127, 127]; the data is corrupt"),
+            ));
+        }
+        let codes = code_bytes.iter().map(|&b| b as i8).collect();
+        Ok((codes, f32_from_le_bytes(scale_bytes)))
     }
 }
 
@@ -113,19 +130,29 @@ impl Quantizer for Int8Quantizer {
         })
     }
 
-    fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
-        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+    /// libtorch's `_weight_int8pack_mm` with bf16 activations where K is a multiple of 64
+    /// ([`TorchInt8Pack::supports`]).
+    fn packed_kernel(&self) -> Option<&'static str> {
+        Some("libtorch-int8pack-bf16")
+    }
+
+    fn load_kernel(&self, p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
         let (rows, cols) = rows_cols(&p.shape);
-        let (code_bytes, scale_bytes) = p.data.split_at(rows * cols);
-        if let Some(i) = code_bytes.iter().position(|&b| b as i8 == i8::MIN) {
-            return Err(super::packing::quant_error(
-                self.name(),
-                format!("code -128 at flat index {i} is outside [-127, 127]; the data is corrupt"),
-            ));
+        if p.shape.len() != 2 || !TorchInt8Pack::supports(rows, cols) {
+            return Ok(None);
         }
-        let codes: Vec<f32> = code_bytes.iter().map(|&b| f32::from(b as i8)).collect();
+        let (codes, scales) = self.codes_and_scales(p)?;
+        Ok(Some(Box::new(TorchInt8Pack::new(
+            &codes, &scales, rows, cols,
+        )?)))
+    }
+
+    fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
+        let (codes, scales) = self.codes_and_scales(p)?;
+        let (rows, cols) = rows_cols(&p.shape);
+        let codes: Vec<f32> = codes.into_iter().map(f32::from).collect();
         let codes = Tensor::from_slice(&codes).view([rows as i64, cols as i64]);
-        let delta = Tensor::from_slice(&f32_from_le_bytes(scale_bytes)).view([rows as i64, 1]);
+        let delta = Tensor::from_slice(&scales).view([rows as i64, 1]);
         Self::dequantize(&codes, &delta)
             .f_reshape(&p.shape)
             .map_err(|e| Error::torch("reshaping an unpacked int8 tensor", e))

@@ -46,13 +46,15 @@ pub use registry::{aliases, names, resolve, resolve_packed};
 pub use ternary::TernaryQuantizer;
 pub use uniform::{ScaleRule, UniformGranularity, UniformQuantizer, UniformSpec};
 
+use crate::kernels::LinearKernel;
 use crate::Result;
 
 /// A weight/activation quantization scheme (QAT fake quantization + packing).
 ///
 /// Required: a name, a description, the nominal bits per weight, the grid its weights lie on,
 /// weight fake quantization, and packing/unpacking. Defaults: activations pass through unchanged,
-/// re-quantization is exact, the scheme is not full precision, has no packed kernel, and stores
+/// re-quantization is exact, the scheme is not full precision, has no inference kernel of its
+/// own (inference multiplies its dequantized weights in fp32), and stores
 /// its high-precision tensors in fp16.
 pub trait Quantizer: Send + Sync + std::fmt::Debug {
     /// Canonical name, e.g. `"ternary"` (what the registry and reports use).
@@ -73,10 +75,18 @@ pub trait Quantizer: Send + Sync + std::fmt::Debug {
     fn is_full_precision(&self) -> bool {
         false
     }
-    /// Name of the packed low-bit kernel that runs this scheme's artifacts at inference, if one
-    /// exists (see `src/kernels/`); `None` means inference multiplies dequantized fp32 weights.
+    /// Name of the kernel that runs this scheme's artifacts at inference where the shape allows
+    /// (see `src/kernels/`), for listings; `None` means inference multiplies dequantized fp32
+    /// weights.
     fn packed_kernel(&self) -> Option<&'static str> {
         None
+    }
+    /// The inference kernel for one packed weight `p` of this scheme, holding it in the
+    /// kernel's resident form ([`crate::kernels::LinearKernel`]); `Ok(None)` when this scheme,
+    /// or this shape, has none, and the caller multiplies the dequantized f32 weight (and says
+    /// so in the kernel name). Errors on a corrupt tensor.
+    fn load_kernel(&self, _p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
+        Ok(None)
     }
     /// Registry name of the scheme that stores the tensors this scheme leaves unquantized
     /// (embeddings, norms, head): "high precision" in BitNet b1.58's sense, 16-bit by default.

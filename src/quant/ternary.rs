@@ -30,6 +30,7 @@ use super::int8::quantize_activation_int8_per_token;
 use super::packing::{check_packed, finite_weight_values, quant_error, to_f32_vec};
 use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize};
 use crate::experiment::QuantConfig;
+use crate::kernels::{LinearKernel, Ternary2Bit};
 use crate::{Error, Result};
 
 /// BitNet b1.58 ternary weights (absmean, per tensor) with 8-bit per-token activations.
@@ -93,6 +94,10 @@ impl Quantizer for TernaryQuantizer {
     /// backend (`-avx2` or `-portable`) where a measurement records it.
     fn packed_kernel(&self) -> Option<&'static str> {
         Some("bitlab-ternary-2bit")
+    }
+
+    fn load_kernel(&self, p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
+        Ok(Some(Box::new(Ternary2Bit::from_packed(p)?)))
     }
 
     fn quantize_weight(&self, w: &Tensor) -> Tensor {

@@ -87,7 +87,7 @@ pub fn classify(
     let (logits, kernel) = if PackedClassifier::supports(&header) {
         let packed = PackedClassifier::load(artifact, threads, Backend::detect())?;
         (
-            packed.forward(&batch.ids, &batch.mask),
+            packed.forward(&batch.ids, &batch.mask)?,
             packed.kernel_name(),
         )
     } else {

@@ -54,7 +54,7 @@ pub fn measure_inference(
         for &seq_len in &m.seq_lens {
             check_interrupted()?;
             let point: LatencyPoint = match &packed {
-                Some(model) => measure_packed_latency(model, seq_len, batch, m.warmup, m.repeats),
+                Some(model) => measure_packed_latency(model, seq_len, batch, m.warmup, m.repeats)?,
                 None => measure_latency(
                     loaded.model.as_ref(),
                     loaded.config.dims.vocab_size,
@@ -63,7 +63,7 @@ pub fn measure_inference(
                     m.warmup,
                     m.repeats,
                     opts.device,
-                ),
+                )?,
             };
             measurements.push(Measurement {
                 kind: "latency".into(),
@@ -168,7 +168,7 @@ pub fn compare_packed_with_reference(
                 .model
                 .forward(&batch.ids, &batch.mask, QuantMode::WeightsOnGrid, false)
         });
-        let got = packed.forward(&batch.ids, &batch.mask);
+        let got = packed.forward(&batch.ids, &batch.mask)?;
         let diff = (&got - &reference).abs().max().double_value(&[]);
         max_diff = max_diff.max(diff);
         let agree = got

@@ -1,0 +1,110 @@
+//! [`LinearKernel`]: the extension point for inference matmul kernels, `y = x W^T` with `W`
+//! resident in the kernel's own form (packed codes, a libtorch-packed int4/int8 layout, or a
+//! 16-bit copy).
+//!
+//! A quantizer opts in through [`crate::quant::Quantizer::load_kernel`], which turns one packed
+//! artifact tensor into a boxed kernel; the packed classifier and the model-size benchmark run
+//! every linear layer through this trait and record [`LinearKernel::kernel_name`] with every
+//! figure. Adding a kernel: one file implementing these five methods, and one `load_kernel` in
+//! the scheme's quantizer.
+use super::Backend;
+use crate::{Error, Result};
+use tch::{Kind, Tensor};
+
+/// Where a kernel call runs: the instruction set for bitlab's own kernels and the rayon pool
+/// they split rows over (libtorch kernels use libtorch's intra-op threads).
+#[derive(Clone, Copy)]
+pub struct KernelContext<'a> {
+    /// Instruction set of bitlab's kernels.
+    pub backend: Backend,
+    /// Thread pool of bitlab's kernels.
+    pub pool: &'a rayon::ThreadPool,
+}
+
+/// A weight matrix `[rows, cols]` (`[out, in]`) in the resident form one kernel runs on.
+pub trait LinearKernel: Send + std::fmt::Debug {
+    /// Output features.
+    fn rows(&self) -> usize;
+    /// Input features.
+    fn cols(&self) -> usize;
+    /// `y = x W^T` for `x` of shape `[n, cols]` (f32, CPU); returns `[n, rows]` f32.
+    fn forward(&self, x: &Tensor, ctx: &KernelContext) -> Result<Tensor>;
+    /// Bytes of weights (codes and scales) this kernel keeps resident.
+    fn resident_bytes(&self) -> usize;
+    /// The kernel's name as measurements record it, e.g. `bitlab-ternary-2bit-avx2`.
+    fn kernel_name(&self, backend: Backend) -> String;
+    /// True when the kernel quantizes its input itself (bitlab's ternary kernels quantize
+    /// activations to int8 per token inside); otherwise the caller applies the scheme's
+    /// activation fake quantization first.
+    fn quantizes_activations(&self) -> bool {
+        false
+    }
+}
+
+/// Runs a kernel over f32 slices (`n * cols` in, `n * rows` out) on a `[n, cols]` tensor.
+pub(crate) fn forward_f32_slices(
+    x: &Tensor,
+    rows: usize,
+    cols: usize,
+    kernel: impl FnOnce(&[f32], usize) -> Vec<f32>,
+) -> Result<Tensor> {
+    let values = Vec::<f32>::try_from(&x.to_kind(Kind::Float).flatten(0, -1))
+        .map_err(|e| Error::torch("copying linear-layer input to the kernel", e))?;
+    if values.len() % cols.max(1) != 0 {
+        return Err(Error::Invalid(format!(
+            "linear-layer input of {} values is not a whole number of {cols}-wide tokens",
+            values.len()
+        )));
+    }
+    let n = values.len() / cols.max(1);
+    let y = kernel(&values, n);
+    Tensor::from_slice(&y)
+        .f_view([n as i64, rows as i64])
+        .map_err(|e| Error::torch("shaping the kernel output", e))
+}
+
+impl LinearKernel for super::Ternary2Bit {
+    fn rows(&self) -> usize {
+        self.rows()
+    }
+    fn cols(&self) -> usize {
+        self.cols()
+    }
+    fn forward(&self, x: &Tensor, ctx: &KernelContext) -> Result<Tensor> {
+        forward_f32_slices(x, self.rows(), self.cols(), |v, n| {
+            ctx.pool.install(|| self.forward(v, n, ctx.backend))
+        })
+    }
+    fn resident_bytes(&self) -> usize {
+        self.resident_bytes()
+    }
+    fn kernel_name(&self, backend: Backend) -> String {
+        format!("bitlab-ternary-2bit-{}", backend.name())
+    }
+    fn quantizes_activations(&self) -> bool {
+        true
+    }
+}
+
+impl LinearKernel for super::Ternary1p6 {
+    fn rows(&self) -> usize {
+        self.rows()
+    }
+    fn cols(&self) -> usize {
+        self.cols()
+    }
+    fn forward(&self, x: &Tensor, ctx: &KernelContext) -> Result<Tensor> {
+        forward_f32_slices(x, self.rows(), self.cols(), |v, n| {
+            ctx.pool.install(|| self.forward(v, n, ctx.backend))
+        })
+    }
+    fn resident_bytes(&self) -> usize {
+        self.resident_bytes()
+    }
+    fn kernel_name(&self, backend: Backend) -> String {
+        format!("bitlab-ternary-1.6bit-{}", backend.name())
+    }
+    fn quantizes_activations(&self) -> bool {
+        true
+    }
+}
