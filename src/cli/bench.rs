@@ -1,5 +1,7 @@
 //! `bitlab bench kernels`: times the matmul kernels (see [`bitlab::kernels::bench`]), prints a
 //! table and records every point in the results database as experiment `kernels`.
+//! `bitlab bench model`: times block stacks of growing size per scheme (see
+//! [`bitlab::measure::model_scaling`]) and records them as experiment `model-scaling`.
 use bitlab::kernels::bench::{run_kernel_bench, BenchConfig, KernelTiming};
 use bitlab::store::{Measurement, Metric, Store, TrialResults};
 use std::path::PathBuf;
@@ -7,9 +9,41 @@ use std::path::PathBuf;
 /// What to benchmark.
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
-    /// Matrix-vector and matrix-matrix kernels: fp32, bf16, int8 (libtorch) and ternary at 2 and
-    /// 1.6 bits per weight (bitlab).
+    /// Matrix-vector and matrix-matrix kernels: fp32, bf16, fp16, int8, int4 (libtorch) and
+    /// ternary at 2 and 1.6 bits per weight (bitlab).
     Kernels(KernelsArgs),
+    /// Model-size scaling: ms per token and resident weight memory of transformer block stacks
+    /// of growing size, per scheme.
+    Model(ModelArgs),
+}
+
+/// Arguments of `bitlab bench model`.
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
+    /// Two tiny sizes only (seconds; for tests and smoke runs).
+    #[arg(long)]
+    quick: bool,
+    /// Sizes as D_MODELxLAYERS, comma-separated (d_ff = 4 d_model, 64-wide heads); default
+    /// 512x6,1024x12,2048x24.
+    #[arg(long, value_delimiter = ',')]
+    sizes: Vec<String>,
+    /// Tokens per call, comma-separated (1 = decoding one token); default 1,128.
+    #[arg(long, value_delimiter = ',')]
+    tokens: Vec<usize>,
+    /// Threads (default 2).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Schemes, comma-separated (as for `bench kernels`; fp32 always runs as the baseline).
+    #[arg(long, value_delimiter = ',')]
+    schemes: Vec<String>,
+    /// Timed calls per point.
+    #[arg(long)]
+    repeats: Option<usize>,
+    /// Do not record the results in the database.
+    #[arg(long)]
+    no_store: bool,
+    #[command(flatten)]
+    db: super::DbArgs,
 }
 
 /// Arguments of `bitlab bench kernels`.
@@ -50,7 +84,113 @@ pub struct KernelsArgs {
 
 /// Runs `bitlab bench ...`.
 pub fn run(command: BenchCommand) -> bitlab::Result<()> {
-    let BenchCommand::Kernels(args) = command;
+    match command {
+        BenchCommand::Kernels(args) => run_kernels(args),
+        BenchCommand::Model(args) => run_model(args),
+    }
+}
+
+fn run_model(args: ModelArgs) -> bitlab::Result<()> {
+    use bitlab::measure::model_scaling::{
+        record_scaling_results, run_scaling_bench, shape_of, ScalingConfig, EXPERIMENT,
+    };
+    let mut cfg = if args.quick {
+        ScalingConfig::quick()
+    } else {
+        ScalingConfig::full()
+    };
+    if !args.sizes.is_empty() {
+        cfg.sizes = args
+            .sizes
+            .iter()
+            .map(|s| {
+                parse_pair(s, "--sizes", "2048x24")
+                    .map(|(d_model, layers)| shape_of(d_model, layers))
+            })
+            .collect::<bitlab::Result<_>>()?;
+    }
+    if !args.tokens.is_empty() {
+        cfg.tokens = args.tokens.clone();
+    }
+    if let Some(threads) = args.threads {
+        cfg.threads = threads;
+    }
+    if !args.schemes.is_empty() {
+        cfg.schemes = parse_schemes(&args.schemes)?;
+    }
+    if let Some(repeats) = args.repeats {
+        cfg.repeats = repeats;
+    }
+    println!(
+        "{:<14} {:<28} {:>10} {:>13} {:>5} {:>11} {:>10} {:>8} {:>11} {:>8}",
+        "scheme",
+        "kernel",
+        "d x layers",
+        "weights",
+        "n",
+        "median ms",
+        "ms/token",
+        "x fp32",
+        "weight MiB",
+        "mem x"
+    );
+    let results = run_scaling_bench(&cfg, |p| {
+        println!(
+            "{:<14} {:<28} {:>10} {:>13} {:>5} {:>11.2} {:>10.3} {:>8} {:>11.1} {:>8}",
+            p.scheme,
+            p.kernel,
+            format!("{}x{}", p.d_model, p.layers),
+            p.parameters,
+            p.tokens,
+            p.median_ms,
+            p.ms_per_token,
+            p.speedup_vs_fp32
+                .map_or_else(|| "-".into(), |r| format!("{r:.2}")),
+            p.resident_weight_bytes as f64 / (1 << 20) as f64,
+            p.memory_ratio_vs_fp32
+                .map_or_else(|| "-".into(), |r| format!("{r:.1}")),
+        );
+    })?;
+    if !args.no_store {
+        let store = open_store(&args.db.db)?;
+        record_scaling_results(&store, &results)?;
+        println!(
+            "recorded in {} (experiment `{EXPERIMENT}`); render it with `bitlab report {EXPERIMENT}`",
+            args.db.db.display()
+        );
+    }
+    Ok(())
+}
+
+/// Parses `--schemes` names against the benchmark's schemes.
+fn parse_schemes(names: &[String]) -> bitlab::Result<Vec<bitlab::kernels::bench::BenchScheme>> {
+    use bitlab::kernels::bench::BenchScheme;
+    names
+        .iter()
+        .map(|name| {
+            BenchScheme::ALL
+                .into_iter()
+                .find(|s| s.name() == name.trim())
+                .ok_or_else(|| {
+                    let known: Vec<&str> = BenchScheme::ALL.iter().map(|s| s.name()).collect();
+                    bitlab::Error::Invalid(format!(
+                        "--schemes {name}: unknown; use one of {}",
+                        known.join(", ")
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// Opens (creating its folder) the results database at `db`.
+fn open_store(db: &std::path::Path) -> bitlab::Result<Store> {
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| bitlab::Error::io(dir, e))?;
+    }
+    Store::open(&PathBuf::from(db))
+}
+
+fn run_kernels(args: KernelsArgs) -> bitlab::Result<()> {
     let mut cfg = if args.quick {
         BenchConfig::quick()
     } else {
@@ -60,7 +200,7 @@ pub fn run(command: BenchCommand) -> bitlab::Result<()> {
         cfg.shapes = args
             .shapes
             .iter()
-            .map(|s| parse_shape(s))
+            .map(|s| parse_pair(s, "--shapes", "4096x14336"))
             .collect::<bitlab::Result<_>>()?;
     }
     if !args.tokens.is_empty() {
@@ -70,25 +210,7 @@ pub fn run(command: BenchCommand) -> bitlab::Result<()> {
         cfg.threads = args.threads.clone();
     }
     if !args.schemes.is_empty() {
-        cfg.schemes = args
-            .schemes
-            .iter()
-            .map(|name| {
-                bitlab::kernels::bench::BenchScheme::ALL
-                    .into_iter()
-                    .find(|s| s.name() == name.trim())
-                    .ok_or_else(|| {
-                        let known: Vec<&str> = bitlab::kernels::bench::BenchScheme::ALL
-                            .iter()
-                            .map(|s| s.name())
-                            .collect();
-                        bitlab::Error::Invalid(format!(
-                            "--schemes {name}: unknown; use one of {}",
-                            known.join(", ")
-                        ))
-                    })
-            })
-            .collect::<bitlab::Result<_>>()?;
+        cfg.schemes = parse_schemes(&args.schemes)?;
     }
     if let Some(repeats) = args.repeats {
         cfg.repeats = repeats;
@@ -141,7 +263,8 @@ pub fn run(command: BenchCommand) -> bitlab::Result<()> {
     Ok(())
 }
 
-fn parse_shape(text: &str) -> bitlab::Result<(usize, usize)> {
+/// Parses `AxB` with positive numbers, naming `flag` and an `example` on failure.
+fn parse_pair(text: &str, flag: &str, example: &str) -> bitlab::Result<(usize, usize)> {
     let parsed = text
         .trim()
         .split_once('x')
@@ -149,7 +272,7 @@ fn parse_shape(text: &str) -> bitlab::Result<(usize, usize)> {
         .filter(|&(r, c): &(usize, usize)| r > 0 && c > 0);
     parsed.ok_or_else(|| {
         bitlab::Error::Invalid(format!(
-            "--shapes {text}: expected ROWSxCOLS with positive numbers, e.g. 4096x14336"
+            "{flag} {text}: expected two positive numbers joined by `x`, e.g. {example}"
         ))
     })
 }
@@ -158,10 +281,7 @@ fn parse_shape(text: &str) -> bitlab::Result<(usize, usize)> {
 /// (`seq_len` = tokens per call), and `gflops`, `weight_gbps` and `speedup_vs_fp32` metrics
 /// with the token count as their step.
 fn store_results(db: &std::path::Path, results: &[KernelTiming]) -> bitlab::Result<()> {
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| bitlab::Error::io(dir, e))?;
-    }
-    let store = Store::open(&PathBuf::from(db))?;
+    let store = open_store(db)?;
     let experiment = store.upsert_experiment(
         "kernels",
         "matmul kernel benchmark (bitlab bench kernels)",

@@ -73,6 +73,15 @@ impl BenchScheme {
         }
     }
 
+    /// The registered quantizer whose activation quantization runs before this kernel (the
+    /// 1.6-bit layout holds the same `ternary` weights).
+    pub fn quantizer_name(self) -> &'static str {
+        match self {
+            Self::Ternary2Bit | Self::Ternary1p6 => "ternary",
+            other => other.name(),
+        }
+    }
+
     /// Whether this scheme's kernel runs a `[rows, cols]` weight (libtorch's int8 and int4
     /// kernels need K and N in whole tiles: [`TorchInt8Pack::supports`],
     /// [`TorchInt4Pack::supports`]).

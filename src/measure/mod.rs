@@ -4,6 +4,7 @@
 mod environment;
 mod latency;
 mod memory;
+pub mod model_scaling;
 mod peak_rss;
 mod stats;
 mod train_step;

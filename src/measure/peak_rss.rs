@@ -24,6 +24,11 @@ pub(crate) fn peak_rss() -> u64 {
     status_field_bytes("VmHWM:").unwrap_or_else(lifetime_peak_rss)
 }
 
+/// The current resident set size (`VmRSS`), in bytes, where /proc is readable.
+pub(crate) fn current_rss() -> Option<u64> {
+    status_field_bytes("VmRSS:")
+}
+
 /// `getrusage`'s lifetime maximum RSS, in bytes.
 fn lifetime_peak_rss() -> u64 {
     // SAFETY: getrusage only writes into the struct we pass.

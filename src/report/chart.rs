@@ -16,7 +16,7 @@ use super::data::ReportData;
 use super::font::ensure_font;
 use super::{
     accuracy_chart, kernel_bench, kernel_chart, latency_chart, lora_chart, memory_chart,
-    storage_chart, training_chart,
+    scaling_bench, scaling_chart, storage_chart, training_chart,
 };
 use crate::{Error, Result};
 
@@ -62,6 +62,13 @@ pub struct RenderedChart {
 /// kernel chart for a kernel benchmark ([`kernel_bench::has_kernel_bench`]), else the six
 /// model charts.
 pub fn render_all(data: &ReportData, out_dir: &Path) -> Result<Vec<RenderedChart>> {
+    if scaling_bench::has_scaling_bench(data) {
+        return Ok(vec![render_chart(
+            &scaling_chart::ScalingChart,
+            data,
+            out_dir,
+        )?]);
+    }
     if kernel_bench::has_kernel_bench(data) {
         return Ok(vec![render_chart(
             &kernel_chart::KernelChart,

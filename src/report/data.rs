@@ -37,6 +37,9 @@ pub mod kinds {
     pub const TRAIN_MEMORY_DELTA: &str = "train_memory_delta";
     /// Time of one matmul kernel call in ms (`bitlab bench kernels`; `seq_len` = tokens).
     pub const KERNEL_TIME: &str = "kernel_time";
+    /// Time of one forward call of a block stack in ms (`bitlab bench model`; `seq_len` =
+    /// tokens per call).
+    pub const STACK_TIME: &str = "stack_time";
 }
 
 /// The scheme every ratio and accuracy gap is relative to.

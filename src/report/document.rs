@@ -6,6 +6,7 @@ use super::data::{ReportData, BASELINE_SCHEME};
 use super::growth::FIT_MIN_LEN;
 use super::kernel_bench;
 use super::notes::kernel_notes;
+use super::scaling_bench;
 use super::tables::{environment_table, growth_table, scheme_table, trial_table, Table};
 use crate::store::status;
 
@@ -43,8 +44,15 @@ pub struct Document {
 }
 
 /// Builds the report of `data` with `charts` (already rendered into the report directory); a
-/// kernel benchmark gets the sections of [`kernel_bench::sections`].
+/// kernel benchmark gets the sections of [`kernel_bench::sections`], a model-size scaling
+/// benchmark those of [`scaling_bench::sections`].
 pub fn build(data: &ReportData, charts: &[RenderedChart]) -> Document {
+    if scaling_bench::has_scaling_bench(data) {
+        return Document {
+            title: format!("bitlab report: {} (model-size scaling)", data.experiment),
+            sections: scaling_bench::sections(data, charts),
+        };
+    }
     if kernel_bench::has_kernel_bench(data) {
         return Document {
             title: format!("bitlab report: {} (kernel benchmark)", data.experiment),

@@ -60,6 +60,8 @@ pub mod memory_chart;
 pub mod notes;
 pub mod readme;
 pub mod runs;
+pub mod scaling_bench;
+pub mod scaling_chart;
 pub mod series_style;
 pub mod stats;
 pub mod storage_chart;

@@ -1,0 +1,372 @@
+//! `bitlab bench model`: where 1.58 bits pay off as models grow (issue 6, item 7).
+//!
+//! For each model size (width, feed-forward width, blocks, heads) and each scheme, a stack of
+//! the classifier's transformer blocks is built with random weights in that scheme's inference
+//! kernel ([`PackedBlockStack`]; the values do not change the speed) and timed on one sequence
+//! of `tokens` tokens: `tokens = 1` is the matrix-vector path of decoding one token, larger
+//! counts the matrix-matrix path of a prefill. Reported per point: median and p95 ms per call,
+//! ms per token, the bytes of weights the kernels keep resident, and the growth of the
+//! process's resident set while the stack was built (measured, so allocator and libtorch
+//! overheads show). Embeddings and the classifier head are left out: they do not grow with
+//! depth and are not quantized.
+use super::capture_environment;
+use super::peak_rss::current_rss;
+use super::{median, percentile};
+use crate::experiment::QuantConfig;
+use crate::kernels::bench::BenchScheme;
+use crate::kernels::{Backend, KernelContext};
+use crate::model::{PackedBlockStack, StackShape};
+use crate::quant::registry;
+use crate::store::{Measurement, Metric, Store, TrialResults};
+use crate::{Error, Result};
+use serde::Serialize;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalingConfig {
+    /// Model sizes, smallest first.
+    pub sizes: Vec<StackShape>,
+    /// Schemes (fp32 always runs first, as the ratios' baseline).
+    pub schemes: Vec<BenchScheme>,
+    /// Tokens per call (1 = decoding one token).
+    pub tokens: Vec<usize>,
+    /// Threads (libtorch intra-op and the rayon pool alike).
+    pub threads: usize,
+    /// Untimed calls before timing.
+    pub warmup: usize,
+    /// Timed calls (fewer when one call takes longer than `max_seconds / repeats`).
+    pub repeats: usize,
+    /// Time budget per point, in seconds.
+    pub max_seconds: f64,
+    /// Instruction set of bitlab's kernels.
+    pub backend: Backend,
+}
+
+/// `d_model x layers` with the classifier's proportions: `d_ff = 4 d_model`, 64-wide heads.
+pub fn shape_of(d_model: usize, layers: usize) -> StackShape {
+    StackShape {
+        d_model,
+        d_ff: 4 * d_model,
+        layers,
+        heads: (d_model / 64).max(1),
+    }
+}
+
+impl ScalingConfig {
+    /// Widths 512, 1024 and 2048 at 6, 12 and 24 blocks (the largest 1.2 billion weights),
+    /// one token and a 128-token prefill, 2 threads, every scheme.
+    pub fn full() -> Self {
+        Self {
+            sizes: vec![shape_of(512, 6), shape_of(1024, 12), shape_of(2048, 24)],
+            schemes: BenchScheme::ALL.to_vec(),
+            tokens: vec![1, 128],
+            threads: 2,
+            warmup: 1,
+            repeats: 5,
+            max_seconds: 20.0,
+            backend: Backend::detect(),
+        }
+    }
+
+    /// Two tiny sizes for tests (well under a second per scheme).
+    pub fn quick() -> Self {
+        Self {
+            sizes: vec![shape_of(64, 1), shape_of(128, 2)],
+            tokens: vec![1, 4],
+            threads: 1,
+            repeats: 2,
+            max_seconds: 0.5,
+            ..Self::full()
+        }
+    }
+}
+
+/// One timed point.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScalingPoint {
+    /// Scheme name.
+    pub scheme: &'static str,
+    /// Kernel of the linear layers.
+    pub kernel: String,
+    /// Model width.
+    pub d_model: usize,
+    /// Feed-forward width.
+    pub d_ff: usize,
+    /// Blocks.
+    pub layers: usize,
+    /// Weights in the linear layers.
+    pub parameters: usize,
+    /// Tokens per call.
+    pub tokens: usize,
+    /// Threads.
+    pub threads: usize,
+    /// Median ms per call.
+    pub median_ms: f64,
+    /// 95th-percentile ms per call.
+    pub p95_ms: f64,
+    /// Timed calls.
+    pub repeats: usize,
+    /// Median ms per call / tokens.
+    pub ms_per_token: f64,
+    /// fp32's median / this median on the same point.
+    pub speedup_vs_fp32: Option<f64>,
+    /// Bytes of weights the kernels keep resident.
+    pub resident_weight_bytes: usize,
+    /// fp32's resident bytes / this scheme's at the same size.
+    pub memory_ratio_vs_fp32: Option<f64>,
+    /// Growth of the process's resident set while building the stack (`None` without /proc).
+    pub rss_growth_bytes: Option<u64>,
+}
+
+/// Runs every point of `cfg`, one scheme's stack resident at a time; `progress` sees each
+/// result as it is measured.
+pub fn run_scaling_bench(
+    cfg: &ScalingConfig,
+    mut progress: impl FnMut(&ScalingPoint),
+) -> Result<Vec<ScalingPoint>> {
+    let mut schemes = vec![BenchScheme::Fp32];
+    schemes.extend(
+        cfg.schemes
+            .iter()
+            .copied()
+            .filter(|&s| s != BenchScheme::Fp32),
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.threads.max(1))
+        .build()
+        .map_err(|e| Error::Invalid(format!("cannot start {} threads: {e}", cfg.threads)))?;
+    tch::set_num_threads(cfg.threads.max(1) as i32);
+    let ctx = KernelContext {
+        backend: cfg.backend,
+        pool: &pool,
+    };
+    let mut results: Vec<ScalingPoint> = Vec::new();
+    for &shape in &cfg.sizes {
+        for &scheme in &schemes {
+            let supported = [
+                (3 * shape.d_model, shape.d_model),
+                (shape.d_ff, shape.d_model),
+            ]
+            .iter()
+            .chain(&[(shape.d_model, shape.d_ff)])
+            .all(|&(rows, cols)| scheme.supports(rows, cols));
+            if !supported {
+                continue;
+            }
+            let quantizer = registry::resolve(&QuantConfig {
+                scheme: scheme.quantizer_name().into(),
+                group_size: crate::kernels::bench::INT4_GROUP,
+                ..QuantConfig::default()
+            })?;
+            let rss_before = current_rss();
+            let stack = PackedBlockStack::random(shape, quantizer, |rows, cols, seed| {
+                scheme.random_kernel(rows, cols, seed)
+            })?;
+            let rss_growth_bytes = rss_before
+                .zip(current_rss())
+                .map(|(before, after)| after.saturating_sub(before));
+            let resident_weight_bytes = stack.resident_bytes();
+            let is_baseline = scheme == BenchScheme::Fp32;
+            for &tokens in &cfg.tokens {
+                let times = time_stack(cfg, &stack, shape.d_model, tokens, &ctx)?;
+                let median_ms = median(&times);
+                let baseline = results.iter().find(|p| {
+                    p.scheme == BenchScheme::Fp32.name()
+                        && (p.d_model, p.layers, p.tokens) == (shape.d_model, shape.layers, tokens)
+                });
+                let point = ScalingPoint {
+                    scheme: scheme.name(),
+                    kernel: stack.kernel_name(cfg.backend),
+                    d_model: shape.d_model,
+                    d_ff: shape.d_ff,
+                    layers: shape.layers,
+                    parameters: stack.parameters(),
+                    tokens,
+                    threads: cfg.threads,
+                    median_ms,
+                    p95_ms: percentile(&times, 0.95),
+                    repeats: times.len(),
+                    ms_per_token: median_ms / tokens as f64,
+                    speedup_vs_fp32: baseline.map_or(is_baseline.then_some(1.0), |b| {
+                        Some(b.median_ms / median_ms)
+                    }),
+                    resident_weight_bytes,
+                    memory_ratio_vs_fp32: baseline.map_or(is_baseline.then_some(1.0), |b| {
+                        Some(b.resident_weight_bytes as f64 / resident_weight_bytes as f64)
+                    }),
+                    rss_growth_bytes,
+                };
+                progress(&point);
+                results.push(point);
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// Warm-up calls, then timed calls on one random sequence of `tokens` tokens.
+fn time_stack(
+    cfg: &ScalingConfig,
+    stack: &PackedBlockStack,
+    d_model: usize,
+    tokens: usize,
+    ctx: &KernelContext,
+) -> Result<Vec<f64>> {
+    let x = Tensor::randn(
+        [1, tokens as i64, d_model as i64],
+        (Kind::Float, Device::Cpu),
+    );
+    for _ in 0..cfg.warmup {
+        drop(stack.forward(&x, ctx)?);
+    }
+    let started = Instant::now();
+    let mut times = Vec::with_capacity(cfg.repeats);
+    for i in 0..cfg.repeats.max(1) {
+        let start = Instant::now();
+        drop(std::hint::black_box(stack.forward(&x, ctx)?));
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+        if i >= 1 && started.elapsed().as_secs_f64() > cfg.max_seconds {
+            break;
+        }
+    }
+    Ok(times)
+}
+
+/// Name of the experiment `bitlab bench model` records into.
+pub const EXPERIMENT: &str = "model-scaling";
+
+/// Records `points` in `store` as experiment [`EXPERIMENT`]: one trial per (scheme, size,
+/// threads) with `config` = `{"scheme", "kernel", "d_model", "d_ff", "layers", "heads",
+/// "threads", "parameters", "resident_weight_bytes", "rss_growth_bytes"}`, one measurement of
+/// kind `stack_time` per token count (`seq_len` = tokens, ms per call), and metrics
+/// `ms_per_token`, `speedup_vs_fp32` and `memory_ratio_vs_fp32` with the token count as step.
+pub fn record_scaling_results(store: &Store, points: &[ScalingPoint]) -> Result<()> {
+    let experiment = store.upsert_experiment(
+        EXPERIMENT,
+        "model-size scaling: transformer block stacks of growing size with random weights in \
+         each scheme's inference kernel (bitlab bench model)",
+        "",
+    )?;
+    let threads = points.iter().map(|p| p.threads).max().unwrap_or(1);
+    let sweep = store.begin_sweep(experiment, &capture_environment(Device::Cpu, threads))?;
+    let key = |p: &ScalingPoint| (p.scheme, p.d_model, p.layers, p.threads);
+    let mut keys: Vec<_> = points.iter().map(key).collect();
+    keys.dedup();
+    for k in keys {
+        let here: Vec<&ScalingPoint> = points.iter().filter(|p| key(p) == k).collect();
+        let (scheme, d_model, layers, threads) = k;
+        let first = here[0];
+        let config = serde_json::json!({
+            "scheme": scheme, "kernel": first.kernel, "d_model": d_model, "d_ff": first.d_ff,
+            "layers": layers, "threads": threads, "parameters": first.parameters,
+            "resident_weight_bytes": first.resident_weight_bytes,
+            "rss_growth_bytes": first.rss_growth_bytes,
+        });
+        let hash = format!("stack-{scheme}-d{d_model}-l{layers}-t{threads}");
+        let label = format!("{scheme} d{d_model}x{layers} {threads} thr");
+        let trial = store.ensure_trial(experiment, &hash, &config.to_string(), &label)?;
+        store.mark_running(trial.id, sweep)?;
+        let mut metrics = Vec::new();
+        let mut measurements = Vec::new();
+        for p in &here {
+            let step = Some(p.tokens as i64);
+            for (key, value) in [
+                ("ms_per_token", Some(p.ms_per_token)),
+                ("speedup_vs_fp32", p.speedup_vs_fp32),
+                ("memory_ratio_vs_fp32", p.memory_ratio_vs_fp32),
+            ] {
+                if let Some(value) = value {
+                    metrics.push(Metric {
+                        key: key.into(),
+                        step,
+                        value,
+                    });
+                }
+            }
+            measurements.push(Measurement {
+                kind: "stack_time".into(),
+                kernel: p.kernel.clone(),
+                seq_len: p.tokens as i64,
+                batch: 1,
+                median: p.median_ms,
+                p95: p.p95_ms,
+                repeats: p.repeats as i64,
+                unit: "ms".into(),
+            });
+        }
+        let duration_s = here
+            .iter()
+            .map(|p| p.median_ms * p.repeats as f64 / 1e3)
+            .sum();
+        store.finish_trial(
+            trial.id,
+            &TrialResults {
+                metrics,
+                measurements,
+                artifact: None,
+                duration_s,
+            },
+        )?;
+    }
+    store.end_sweep(sweep, "done")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_scaling_runs_every_scheme_and_relates_time_and_memory_to_fp32() {
+        let cfg = ScalingConfig::quick();
+        let points = run_scaling_bench(&cfg, |_| {}).unwrap();
+        assert_eq!(
+            points.len(),
+            cfg.sizes.len() * BenchScheme::ALL.len() * cfg.tokens.len()
+        );
+        for p in &points {
+            assert!(p.median_ms > 0.0 && p.p95_ms >= p.median_ms, "{p:?}");
+            assert_eq!(p.ms_per_token, p.median_ms / p.tokens as f64);
+            // Four linear layers per block: 3d^2 + d^2 + 2 d d_ff weights.
+            assert_eq!(
+                p.parameters,
+                p.layers * (4 * p.d_model * p.d_model + 2 * p.d_model * p.d_ff)
+            );
+            assert!(p.speedup_vs_fp32.is_some() && p.memory_ratio_vs_fp32.is_some());
+        }
+        let at = |scheme: &str| {
+            points
+                .iter()
+                .find(|p| p.scheme == scheme && p.d_model == 128 && p.tokens == 1)
+                .unwrap()
+        };
+        assert_eq!(at("fp32").resident_weight_bytes, 4 * at("fp32").parameters);
+        assert_eq!(at("bf16").resident_weight_bytes, 2 * at("bf16").parameters);
+        // 2 bits per weight plus one f32 scale per matrix (widths are whole 128-weight blocks).
+        let ternary = at("ternary");
+        assert_eq!(
+            ternary.resident_weight_bytes,
+            ternary.parameters / 4 + 4 * 4 * ternary.layers
+        );
+        assert!(ternary.memory_ratio_vs_fp32.unwrap() > 15.0);
+        assert!(ternary.kernel.starts_with("bitlab-ternary-2bit-"));
+        assert!(at("int4").kernel.starts_with("libtorch-int4pack"));
+        assert!(at("int8").kernel.starts_with("libtorch-int8pack"));
+    }
+
+    #[test]
+    fn heads_must_divide_the_width() {
+        let cfg = ScalingConfig {
+            sizes: vec![StackShape {
+                d_model: 64,
+                d_ff: 128,
+                layers: 1,
+                heads: 3,
+            }],
+            ..ScalingConfig::quick()
+        };
+        let err = run_scaling_bench(&cfg, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("3 heads"), "{err}");
+    }
+}

@@ -1,0 +1,257 @@
+//! The report of a model-size scaling benchmark (experiment `model-scaling`, written by
+//! `bitlab bench model`; stored data described at
+//! [`crate::measure::model_scaling::record_scaling_results`]): its points read back from the
+//! stored trials, the table and the report's sections.
+use std::collections::BTreeMap;
+
+use super::chart::RenderedChart;
+use super::data::{kinds, ReportData, BASELINE_SCHEME};
+use super::document::{Image, Section};
+use super::format::{or_dash, ratio};
+use super::tables::{environment_table, Table};
+use crate::store::TrialRecord;
+
+/// One timed point of a scaling benchmark.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalingPoint {
+    /// Scheme name.
+    pub scheme: String,
+    /// Kernel of the linear layers.
+    pub kernel: String,
+    /// Model width.
+    pub d_model: u64,
+    /// Blocks.
+    pub layers: u64,
+    /// Weights in the linear layers.
+    pub parameters: u64,
+    /// Threads.
+    pub threads: u64,
+    /// Tokens per call.
+    pub tokens: i64,
+    /// Median ms per call.
+    pub median_ms: f64,
+    /// p95 ms per call.
+    pub p95_ms: f64,
+    /// fp32's median / this median, as stored.
+    pub speedup_vs_fp32: Option<f64>,
+    /// Bytes of weights the kernels keep resident.
+    pub resident_weight_bytes: u64,
+    /// fp32's resident bytes / this scheme's, as stored.
+    pub memory_ratio_vs_fp32: Option<f64>,
+    /// Measured growth of the resident set while the stack was built.
+    pub rss_growth_bytes: Option<u64>,
+}
+
+impl ScalingPoint {
+    /// Median ms per token.
+    pub fn ms_per_token(&self) -> f64 {
+        self.median_ms / self.tokens.max(1) as f64
+    }
+}
+
+/// Every point of the done trials, by size, tokens and scheme (baseline first).
+pub fn scaling_points(data: &ReportData) -> Vec<ScalingPoint> {
+    let mut points: Vec<ScalingPoint> = data.done().flat_map(trial_points).collect();
+    let schemes = scaling_schemes(&points);
+    let position = |s: &str| schemes.iter().position(|x| x == s);
+    points.sort_by_key(|p| (p.d_model, p.layers, p.tokens, position(&p.scheme)));
+    points
+}
+
+/// Whether the data holds a scaling benchmark (then the report is a scaling report).
+pub fn has_scaling_bench(data: &ReportData) -> bool {
+    data.done()
+        .any(|t| t.measurements.iter().any(|m| m.kind == kinds::STACK_TIME))
+}
+
+/// Scheme names, the baseline first, then in order of first appearance (fixes colours).
+pub fn scaling_schemes(points: &[ScalingPoint]) -> Vec<String> {
+    let mut schemes: Vec<String> = Vec::new();
+    if points.iter().any(|p| p.scheme == BASELINE_SCHEME) {
+        schemes.push(BASELINE_SCHEME.into());
+    }
+    for p in points {
+        if !schemes.contains(&p.scheme) {
+            schemes.push(p.scheme.clone());
+        }
+    }
+    schemes
+}
+
+fn trial_points(trial: &TrialRecord) -> Vec<ScalingPoint> {
+    let c = &trial.config;
+    let (Some(scheme), Some(d_model), Some(layers), Some(parameters), Some(threads), Some(bytes)) = (
+        c["scheme"].as_str(),
+        c["d_model"].as_u64(),
+        c["layers"].as_u64(),
+        c["parameters"].as_u64(),
+        c["threads"].as_u64(),
+        c["resident_weight_bytes"].as_u64(),
+    ) else {
+        return Vec::new();
+    };
+    let stepped = |key: &str, tokens: i64| {
+        trial
+            .metrics
+            .iter()
+            .find(|m| m.key == key && m.step == Some(tokens))
+            .map(|m| m.value)
+    };
+    let mut by_tokens: BTreeMap<i64, ScalingPoint> = BTreeMap::new();
+    for m in trial
+        .measurements
+        .iter()
+        .filter(|m| m.kind == kinds::STACK_TIME)
+    {
+        by_tokens.insert(
+            m.seq_len,
+            ScalingPoint {
+                scheme: scheme.to_string(),
+                kernel: m.kernel.clone(),
+                d_model,
+                layers,
+                parameters,
+                threads,
+                tokens: m.seq_len,
+                median_ms: m.median,
+                p95_ms: m.p95,
+                speedup_vs_fp32: stepped("speedup_vs_fp32", m.seq_len),
+                resident_weight_bytes: bytes,
+                memory_ratio_vs_fp32: stepped("memory_ratio_vs_fp32", m.seq_len),
+                rss_growth_bytes: c["rss_growth_bytes"].as_u64(),
+            },
+        );
+    }
+    by_tokens.into_values().collect()
+}
+
+/// `bytes` in MiB with one decimal.
+fn mib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / (1u64 << 20) as f64)
+}
+
+/// The table: one row per point.
+pub fn scaling_table(points: &[ScalingPoint]) -> Table {
+    let headers = [
+        "d_model x layers",
+        "weights (M)",
+        "tokens n",
+        "scheme",
+        "kernel",
+        "threads",
+        "median ms",
+        "p95 ms",
+        "ms per token",
+        "speed-up vs fp32",
+        "resident weights MiB",
+        "memory ratio fp32 / this",
+        "RSS growth MiB",
+    ];
+    let rows = points
+        .iter()
+        .map(|p| {
+            vec![
+                format!("{}x{}", p.d_model, p.layers),
+                format!("{:.1}", p.parameters as f64 / 1e6),
+                p.tokens.to_string(),
+                p.scheme.clone(),
+                p.kernel.clone(),
+                p.threads.to_string(),
+                format!("{:.2}", p.median_ms),
+                format!("{:.2}", p.p95_ms),
+                format!("{:.3}", p.ms_per_token()),
+                or_dash(p.speedup_vs_fp32, ratio),
+                mib(p.resident_weight_bytes),
+                or_dash(p.memory_ratio_vs_fp32, |r| format!("{r:.1}")),
+                or_dash(p.rss_growth_bytes, mib),
+            ]
+        })
+        .collect();
+    Table {
+        headers: headers.iter().map(|h| h.to_string()).collect(),
+        rows,
+    }
+}
+
+/// The sections of a scaling report (after its title).
+pub fn sections(data: &ReportData, charts: &[RenderedChart]) -> Vec<Section> {
+    let points = scaling_points(data);
+    let mut overview = Vec::new();
+    if !data.description.trim().is_empty() {
+        overview.push(data.description.trim().to_string());
+    }
+    overview.push(format!(
+        "{} timed points of `bitlab bench model`: for each model size, a stack of the \
+         classifier's transformer blocks (RMSNorm before every linear layer, d_ff = 4 d_model, \
+         64-wide heads, flash attention) holds random weights in each scheme's inference kernel \
+         and runs one sequence of n tokens (n = 1: decoding one token, the matrix-vector path; \
+         larger n: a prefill). Embeddings and the classifier head are left out. Every figure \
+         below is read from the results database.",
+        points.len()
+    ));
+    let largest = points.iter().map(|p| (p.d_model, p.layers)).max();
+    let bullets: Vec<String> = points
+        .iter()
+        .filter(|p| Some((p.d_model, p.layers)) == largest && p.scheme != BASELINE_SCHEME)
+        .map(|p| {
+            format!(
+                "{}x{}, n={}: {} ({}) at {:.3} ms per token, {} fp32; weights {} MiB resident, \
+                 {} times less than fp32",
+                p.d_model,
+                p.layers,
+                p.tokens,
+                p.scheme,
+                p.kernel,
+                p.ms_per_token(),
+                or_dash(p.speedup_vs_fp32, ratio),
+                mib(p.resident_weight_bytes),
+                or_dash(p.memory_ratio_vs_fp32, |r| format!("{r:.1}")),
+            )
+        })
+        .collect();
+    let environment = environment_table(data);
+    vec![
+        Section {
+            heading: "Overview".into(),
+            paragraphs: overview,
+            bullets,
+            ..Section::default()
+        },
+        Section {
+            heading: "Environment (latest run)".into(),
+            paragraphs: vec![
+                "Timings come from one machine and one run; compare schemes within a run.".into(),
+            ],
+            table: (!environment.rows.is_empty()).then_some(environment),
+            ..Section::default()
+        },
+        Section {
+            heading: "Charts".into(),
+            paragraphs: vec![
+                "Time per token against model width (the number of blocks grows with it; see \
+                 the table), one panel per token count, and the bytes of weights each scheme \
+                 keeps resident. Markers are medians, whiskers reach the p95."
+                    .into(),
+            ],
+            images: charts
+                .iter()
+                .map(|c| Image {
+                    title: c.title.clone(),
+                    file: format!("{}.svg", c.name),
+                })
+                .collect(),
+            ..Section::default()
+        },
+        Section {
+            heading: "Timings and memory".into(),
+            paragraphs: vec![format!(
+                "Speed-up = {BASELINE_SCHEME}'s median / this median at the same size and n in \
+                 the same run. Resident weights = bytes the kernels hold (codes, scales, 16-bit \
+                 copies); RSS growth = the process's resident set after building the stack minus \
+                 before (measured, so libtorch's and the allocator's overheads show)."
+            )],
+            table: Some(scaling_table(&points)),
+            ..Section::default()
+        },
+    ]
+}
