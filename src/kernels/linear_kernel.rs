@@ -63,48 +63,34 @@ pub(crate) fn forward_f32_slices(
         .map_err(|e| Error::torch("shaping the kernel output", e))
 }
 
-impl LinearKernel for super::Ternary2Bit {
-    fn rows(&self) -> usize {
-        self.rows()
-    }
-    fn cols(&self) -> usize {
-        self.cols()
-    }
-    fn forward(&self, x: &Tensor, ctx: &KernelContext) -> Result<Tensor> {
-        forward_f32_slices(x, self.rows(), self.cols(), |v, n| {
-            ctx.pool.install(|| self.forward(v, n, ctx.backend))
-        })
-    }
-    fn resident_bytes(&self) -> usize {
-        self.resident_bytes()
-    }
-    fn kernel_name(&self, backend: Backend) -> String {
-        format!("bitlab-ternary-2bit-{}", backend.name())
-    }
-    fn quantizes_activations(&self) -> bool {
-        true
-    }
+/// [`LinearKernel`] for one of bitlab's ternary kernels: both layouts share `rows`, `cols`,
+/// `forward(&[f32], n, backend)` and `resident_bytes`, and quantize activations themselves.
+macro_rules! ternary_linear_kernel {
+    ($kernel:ty, $name:literal) => {
+        impl LinearKernel for $kernel {
+            fn rows(&self) -> usize {
+                self.rows()
+            }
+            fn cols(&self) -> usize {
+                self.cols()
+            }
+            fn forward(&self, x: &Tensor, ctx: &KernelContext) -> Result<Tensor> {
+                forward_f32_slices(x, self.rows(), self.cols(), |v, n| {
+                    ctx.pool.install(|| self.forward(v, n, ctx.backend))
+                })
+            }
+            fn resident_bytes(&self) -> usize {
+                self.resident_bytes()
+            }
+            fn kernel_name(&self, backend: Backend) -> String {
+                format!(concat!($name, "-{}"), backend.name())
+            }
+            fn quantizes_activations(&self) -> bool {
+                true
+            }
+        }
+    };
 }
 
-impl LinearKernel for super::Ternary1p6 {
-    fn rows(&self) -> usize {
-        self.rows()
-    }
-    fn cols(&self) -> usize {
-        self.cols()
-    }
-    fn forward(&self, x: &Tensor, ctx: &KernelContext) -> Result<Tensor> {
-        forward_f32_slices(x, self.rows(), self.cols(), |v, n| {
-            ctx.pool.install(|| self.forward(v, n, ctx.backend))
-        })
-    }
-    fn resident_bytes(&self) -> usize {
-        self.resident_bytes()
-    }
-    fn kernel_name(&self, backend: Backend) -> String {
-        format!("bitlab-ternary-1.6bit-{}", backend.name())
-    }
-    fn quantizes_activations(&self) -> bool {
-        true
-    }
-}
+ternary_linear_kernel!(super::Ternary2Bit, "bitlab-ternary-2bit");
+ternary_linear_kernel!(super::Ternary1p6, "bitlab-ternary-1.6bit");
