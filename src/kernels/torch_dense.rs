@@ -65,6 +65,12 @@ impl LinearKernel for TorchDense {
     fn resident_bytes(&self) -> usize {
         self.weight.numel() * self.weight.kind().elt_size_in_bytes()
     }
+    /// A 16-bit kernel casts its input to its dtype, which is exactly the fp16/bf16 schemes'
+    /// activation quantization, so the caller need not round it first; f32 kernels (fp32,
+    /// dequantized schemes) leave the scheme's activation quantization to the caller.
+    fn quantizes_activations(&self) -> bool {
+        self.dequantized_from.is_none() && self.weight.kind() != Kind::Float
+    }
     fn kernel_name(&self, _backend: Backend) -> String {
         match (&self.dequantized_from, self.weight.kind()) {
             (Some(scheme), _) => format!("libtorch-fp32 on dequantized {scheme}"),

@@ -145,13 +145,10 @@ pub fn run_scaling_bench(
     let mut results: Vec<ScalingPoint> = Vec::new();
     for &shape in &cfg.sizes {
         for &scheme in &schemes {
-            let supported = [
-                (3 * shape.d_model, shape.d_model),
-                (shape.d_ff, shape.d_model),
-            ]
-            .iter()
-            .chain(&[(shape.d_model, shape.d_ff)])
-            .all(|&(rows, cols)| scheme.supports(rows, cols));
+            let (d, ff) = (shape.d_model, shape.d_ff);
+            let supported = [(3 * d, d), (d, d), (ff, d), (d, ff)]
+                .iter()
+                .all(|&(rows, cols)| scheme.supports(rows, cols));
             if !supported {
                 continue;
             }
