@@ -86,3 +86,49 @@ fn a_stored_quick_bench_renders_the_kernel_chart_and_table() {
     ));
     assert!(md.contains("fastest ternary kernel"), "overview note");
 }
+
+#[test]
+fn a_stored_quick_model_scaling_run_renders_time_memory_and_the_energy_estimate() {
+    let tmp = tempfile::tempdir().unwrap();
+    bitlab(&["bench", "model", "--quick"], tmp.path());
+    let reports = tmp.path().join("reports");
+    bitlab(
+        &[
+            "report",
+            "model-scaling",
+            "--out",
+            reports.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    let dir = reports.join("model-scaling");
+    let svg = std::fs::read_to_string(dir.join("scaling.svg")).unwrap();
+    assert!(svg.contains("resident weight memory"), "memory panel");
+    assert!(
+        svg.contains("matmul energy per token (estimate"),
+        "energy panel"
+    );
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("| matmul energy estimate µJ / token |"), "{md}");
+    assert!(md.contains("estimate, not a measurement"), "{md}");
+    // The energy cell is the last one; the quick sizes are 64x1 and 128x2.
+    let energy = |scheme: &str| -> f64 {
+        let row = md
+            .lines()
+            .find(|l| l.starts_with("| 128x2 |") && l.contains(&format!("| {scheme} |")))
+            .unwrap_or_else(|| panic!("no 128x2 {scheme} row: {md}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        cells[cells.len() - 2].parse().unwrap()
+    };
+    // 128x2: 2 * (4 * 128^2 + 2 * 128 * 512) = 393216 weights.
+    let weights = 393_216.0;
+    for (scheme, pj_per_weight) in [("fp32", 1.69), ("bf16", 0.50), ("ternary", 0.007)] {
+        let want = weights * pj_per_weight * 1e-6;
+        let got = energy(scheme);
+        assert!(
+            (got - want).abs() < 1e-4 * want,
+            "{scheme}: {got} µJ, want {want}"
+        );
+    }
+    assert!(md.contains("estimated matmul energy"), "overview bullets");
+}

@@ -5,7 +5,7 @@
 //! A quantizer opts in through [`crate::quant::Quantizer::load_kernel`], which turns one packed
 //! artifact tensor into a boxed kernel; the packed classifier and the model-size benchmark run
 //! every linear layer through this trait and record [`LinearKernel::kernel_name`] with every
-//! figure. Adding a kernel: one file implementing these five methods, and one `load_kernel` in
+//! figure. Adding a kernel: one file implementing these six methods, and one `load_kernel` in
 //! the scheme's quantizer.
 use super::Backend;
 use crate::{Error, Result};
@@ -21,6 +21,20 @@ pub struct KernelContext<'a> {
     pub pool: &'a rayon::ThreadPool,
 }
 
+/// The arithmetic one weight costs per token in a kernel, by the format of its operands (what
+/// [`crate::measure::energy`] charges, with BitNet's per-operation energies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MacArithmetic {
+    /// An f32 multiply and an f32 add.
+    Fp32MulAdd,
+    /// A 16-bit float multiply and add: fp16 and bf16 weights, and weight-only int8/int4
+    /// kernels that widen their weights to multiply 16-bit activations.
+    Fp16MulAdd,
+    /// One int8 add or subtract: a ternary weight times an 8-bit activation (BitNet b1.58,
+    /// Ma et al., 2024).
+    Int8Add,
+}
+
 /// A weight matrix `[rows, cols]` (`[out, in]`) in the resident form one kernel runs on.
 pub trait LinearKernel: Send + std::fmt::Debug {
     /// Output features.
@@ -33,6 +47,8 @@ pub trait LinearKernel: Send + std::fmt::Debug {
     fn resident_bytes(&self) -> usize;
     /// The kernel's name as measurements record it, e.g. `bitlab-ternary-2bit-avx2`.
     fn kernel_name(&self, backend: Backend) -> String;
+    /// The arithmetic each weight costs per token (for the energy estimate).
+    fn arithmetic(&self) -> MacArithmetic;
     /// True when the kernel quantizes its input itself (bitlab's ternary kernels quantize
     /// activations to int8 per token inside); otherwise the caller applies the scheme's
     /// activation fake quantization first.
@@ -87,6 +103,9 @@ macro_rules! ternary_linear_kernel {
             }
             fn quantizes_activations(&self) -> bool {
                 true
+            }
+            fn arithmetic(&self) -> MacArithmetic {
+                MacArithmetic::Int8Add
             }
         }
     };

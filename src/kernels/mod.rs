@@ -34,7 +34,7 @@ pub mod torch_int4pack;
 pub mod torch_int8pack;
 
 pub use activations::QuantizedActivations;
-pub use linear_kernel::{KernelContext, LinearKernel};
+pub use linear_kernel::{KernelContext, LinearKernel, MacArithmetic};
 pub use ternary_1p6::Ternary1p6;
 pub use ternary_2bit::Ternary2Bit;
 pub use torch_dense::TorchDense;

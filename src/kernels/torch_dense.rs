@@ -2,7 +2,7 @@
 //! (activations are cast to the weight's dtype, the product cast back to f32). This is how the
 //! fp32, fp16 and bf16 schemes run at inference, and how schemes without a packed kernel run
 //! on their dequantized f32 weights (the kernel name then says "on dequantized").
-use super::linear_kernel::{KernelContext, LinearKernel};
+use super::linear_kernel::{KernelContext, LinearKernel, MacArithmetic};
 use super::Backend;
 use crate::{Error, Result};
 use tch::{Kind, Tensor};
@@ -70,6 +70,12 @@ impl LinearKernel for TorchDense {
     /// dequantized schemes) leave the scheme's activation quantization to the caller.
     fn quantizes_activations(&self) -> bool {
         self.dequantized_from.is_none() && self.weight.kind() != Kind::Float
+    }
+    fn arithmetic(&self) -> MacArithmetic {
+        match self.weight.kind() {
+            Kind::BFloat16 | Kind::Half => MacArithmetic::Fp16MulAdd,
+            _ => MacArithmetic::Fp32MulAdd,
+        }
     }
     fn kernel_name(&self, _backend: Backend) -> String {
         match (&self.dequantized_from, self.weight.kind()) {

@@ -4,7 +4,7 @@
 //! multiplies bf16 activations by them. libtorch dequantizes a nibble `q` (0..=15) of group `g`
 //! as `(q - 8) * scale_g + zero_g`; bitlab's symmetric codes -7..=7 are `q - 8` with zero 0.
 //! Scales are held in bf16 (the kernel's dtype) and the product comes back in bf16.
-use super::linear_kernel::{KernelContext, LinearKernel};
+use super::linear_kernel::{KernelContext, LinearKernel, MacArithmetic};
 use super::Backend;
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -117,6 +117,10 @@ impl LinearKernel for TorchInt4Pack {
     }
     fn kernel_name(&self, _backend: Backend) -> String {
         format!("libtorch-int4pack-g{}-bf16", self.group_size)
+    }
+    /// Weights are widened to multiply bf16 activations: 16-bit float arithmetic.
+    fn arithmetic(&self) -> MacArithmetic {
+        MacArithmetic::Fp16MulAdd
     }
 }
 

@@ -2,7 +2,7 @@
 //! `[rows, cols]` with one scale per row, bf16 activations (ANCHORS.md: its AVX2 path is
 //! bf16-only; with f32 activations it is 5x slower than fp32). The product comes back in bf16,
 //! so results carry bf16 rounding (8 significant bits) against the f32 reference.
-use super::linear_kernel::{KernelContext, LinearKernel};
+use super::linear_kernel::{KernelContext, LinearKernel, MacArithmetic};
 use super::Backend;
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -68,6 +68,10 @@ impl LinearKernel for TorchInt8Pack {
     }
     fn kernel_name(&self, _backend: Backend) -> String {
         "libtorch-int8pack-bf16".into()
+    }
+    /// Weights are widened to multiply bf16 activations: 16-bit float arithmetic.
+    fn arithmetic(&self) -> MacArithmetic {
+        MacArithmetic::Fp16MulAdd
     }
 }
 

@@ -90,6 +90,11 @@ impl PackedLinear {
         self.kernel.kernel_name(backend)
     }
 
+    /// The kernel the layer runs.
+    pub fn kernel(&self) -> &dyn LinearKernel {
+        self.kernel.as_ref()
+    }
+
     /// `[rows, cols]` of the weight.
     pub fn shape(&self) -> [i64; 2] {
         [self.kernel.rows() as i64, self.kernel.cols() as i64]
@@ -244,6 +249,12 @@ impl PackedBlockStack {
             .flat_map(|b| b.linears())
             .map(PackedLinear::resident_bytes)
             .sum()
+    }
+
+    /// Estimated picojoules per token of the linear layers' arithmetic
+    /// ([`crate::measure::energy`]: BitNet's 7 nm per-operation energies).
+    pub fn energy_estimate_pj_per_token(&self) -> f64 {
+        blocks_energy_pj_per_token(&self.blocks)
     }
 
     /// The matmul kernel of the first layer, e.g. `bitlab-ternary-2bit-avx2`.
@@ -503,6 +514,23 @@ impl PackedClassifier {
             .map(PackedLinear::resident_bytes)
             .sum()
     }
+
+    /// Estimated picojoules per token of the quantized linear layers' arithmetic, in the
+    /// kernels they run ([`crate::measure::energy`]: BitNet's 7 nm per-operation energies; the
+    /// high-precision head and embeddings are left out).
+    pub fn energy_estimate_pj_per_token(&self) -> f64 {
+        blocks_energy_pj_per_token(&self.blocks)
+    }
+}
+
+/// [`crate::measure::energy::matmul_energy_pj_per_token`] over the blocks' linear layers.
+fn blocks_energy_pj_per_token(blocks: &[PackedBlock]) -> f64 {
+    crate::measure::energy::matmul_energy_pj_per_token(
+        blocks
+            .iter()
+            .flat_map(|b| b.linears())
+            .map(PackedLinear::kernel),
+    )
 }
 
 /// `Err(actual shape)` unless `layer` is `[rows, cols]`.

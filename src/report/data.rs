@@ -19,6 +19,9 @@ pub mod keys {
     pub const STORAGE_BYTES: &str = "storage_bytes";
     /// Bits per quantized weight in the packed format (scales included).
     pub const BITS_PER_QUANTIZED_WEIGHT: &str = "bits_per_quantized_weight";
+    /// Estimated picojoules per token of the packed model's quantized linear layers
+    /// ([`crate::measure::energy`]).
+    pub const ENERGY_ESTIMATE_PJ_PER_TOKEN: &str = "energy_estimate_pj_per_token";
 }
 
 /// Measurement kinds the report charts.
@@ -108,6 +111,8 @@ pub struct SchemeSummary {
     pub bits_per_quantized_weight: Option<f64>,
     /// Mean accuracy minus fp32 mean accuracy, in percentage points.
     pub accuracy_gap_points: Option<f64>,
+    /// Mean estimated matmul energy per token in picojoules (packed models only).
+    pub energy_estimate_pj_per_token: Option<f64>,
     /// Latency kernels that ran, sorted.
     pub kernels: Vec<String>,
 }
@@ -215,6 +220,9 @@ impl ReportData {
                     storage_ratio: storage_bytes.zip(baseline_storage).map(|(s, b)| s / b),
                     bits_per_quantized_weight: mean(&final_values(keys::BITS_PER_QUANTIZED_WEIGHT)),
                     accuracy_gap_points: None,
+                    energy_estimate_pj_per_token: mean(&final_values(
+                        keys::ENERGY_ESTIMATE_PJ_PER_TOKEN,
+                    )),
                     kernels,
                 }
             })

@@ -5,7 +5,7 @@ use super::chart::RenderedChart;
 use super::data::{ReportData, BASELINE_SCHEME};
 use super::growth::FIT_MIN_LEN;
 use super::kernel_bench;
-use super::notes::kernel_notes;
+use super::notes::{kernel_notes, ENERGY_NOTE};
 use super::scaling_bench;
 use super::tables::{environment_table, growth_table, scheme_table, trial_table, Table};
 use crate::store::status;
@@ -119,8 +119,8 @@ pub fn build(data: &ReportData, charts: &[RenderedChart]) -> Document {
                 paragraphs: vec![format!(
                     "Mean ± sample standard deviation over seeds; gap to {BASELINE_SCHEME} in \
                      percentage points; storage ratio = mean artifact bytes / mean {BASELINE_SCHEME} \
-                     artifact bytes."
-                )],
+                     artifact bytes. Matmul energy: the packed model's quantized linear layers."
+                ), ENERGY_NOTE.into()],
                 table: Some(scheme_table(data)),
                 ..Section::default()
             },

@@ -14,7 +14,9 @@
 //! - Final metrics have `step = None`: `test_accuracy`, `test_f1` (fractions in [0, 1]),
 //!   `test_loss`, `best_val_accuracy`, `params_total`, `params_quantized`, `params_trainable`,
 //!   `storage_bytes` (the artifact file size), `storage_quantized_bytes`,
-//!   `bits_per_quantized_weight`, `train_seconds`. Curves have `step = Some(epoch)`:
+//!   `bits_per_quantized_weight`, `train_seconds`; for models the packed engine runs,
+//!   `packed_agreement`, `packed_max_logit_diff`, `packed_resident_quantized_bytes` and
+//!   `energy_estimate_pj_per_token` (an estimate: [`crate::measure::energy`]). Curves have `step = Some(epoch)`:
 //!   `train_loss`, `val_accuracy`, `val_loss`.
 //! - Measurements: kind `latency` (unit `ms`, per `seq_len` and `batch`, with the kernel that
 //!   ran, e.g. `libtorch-fp32 (dequantized)`); kind `memory` (unit `bytes`, median = peak RSS of

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use super::chart::RenderedChart;
 use super::data::{kinds, ReportData, BASELINE_SCHEME};
 use super::document::{Image, Section};
-use super::format::{or_dash, ratio};
+use super::format::{number, or_dash, ratio};
+use super::notes::ENERGY_NOTE;
 use super::tables::{environment_table, Table};
 use crate::store::TrialRecord;
 
@@ -40,6 +41,9 @@ pub struct ScalingPoint {
     pub memory_ratio_vs_fp32: Option<f64>,
     /// Measured growth of the resident set while the stack was built.
     pub rss_growth_bytes: Option<u64>,
+    /// Estimated picojoules per token of the linear layers' arithmetic (runs before the
+    /// estimate was recorded have none).
+    pub energy_estimate_pj_per_token: Option<f64>,
 }
 
 impl ScalingPoint {
@@ -119,6 +123,7 @@ fn trial_points(trial: &TrialRecord) -> Vec<ScalingPoint> {
                 resident_weight_bytes: bytes,
                 memory_ratio_vs_fp32: stepped("memory_ratio_vs_fp32", m.seq_len),
                 rss_growth_bytes: c["rss_growth_bytes"].as_u64(),
+                energy_estimate_pj_per_token: c["energy_estimate_pj_per_token"].as_f64(),
             },
         );
     }
@@ -146,6 +151,7 @@ pub fn scaling_table(points: &[ScalingPoint]) -> Table {
         "resident weights MiB",
         "memory ratio fp32 / this",
         "RSS growth MiB",
+        "matmul energy estimate µJ / token",
     ];
     let rows = points
         .iter()
@@ -164,6 +170,7 @@ pub fn scaling_table(points: &[ScalingPoint]) -> Table {
                 mib(p.resident_weight_bytes),
                 or_dash(p.memory_ratio_vs_fp32, |r| format!("{r:.1}")),
                 or_dash(p.rss_growth_bytes, mib),
+                or_dash(p.energy_estimate_pj_per_token, |pj| number(pj / 1e6)),
             ]
         })
         .collect();
@@ -190,13 +197,29 @@ pub fn sections(data: &ReportData, charts: &[RenderedChart]) -> Vec<Section> {
         points.len()
     ));
     let largest = points.iter().map(|p| (p.d_model, p.layers)).max();
+    let baseline_energy = |p: &ScalingPoint| {
+        points
+            .iter()
+            .find(|b| b.scheme == BASELINE_SCHEME && (b.d_model, b.layers) == (p.d_model, p.layers))
+            .and_then(|b| b.energy_estimate_pj_per_token)
+    };
     let bullets: Vec<String> = points
         .iter()
         .filter(|p| Some((p.d_model, p.layers)) == largest && p.scheme != BASELINE_SCHEME)
         .map(|p| {
+            let energy = p.energy_estimate_pj_per_token.map_or(String::new(), |pj| {
+                format!(
+                    "; estimated matmul energy {:.2} µJ per token{}",
+                    pj / 1e6,
+                    baseline_energy(p).map_or(String::new(), |b| format!(
+                        ", {:.1} times less than fp32",
+                        b / pj
+                    ))
+                )
+            });
             format!(
                 "{}x{}, n={}: {} ({}) at {:.3} ms per token, {} fp32; weights {} MiB resident, \
-                 {} times less than fp32",
+                 {} times less than fp32{energy}",
                 p.d_model,
                 p.layers,
                 p.tokens,
@@ -229,8 +252,9 @@ pub fn sections(data: &ReportData, charts: &[RenderedChart]) -> Vec<Section> {
             heading: "Charts".into(),
             paragraphs: vec![
                 "Time per token against model width (the number of blocks grows with it; see \
-                 the table), one panel per token count, and the bytes of weights each scheme \
-                 keeps resident. Markers are medians, whiskers reach the p95."
+                 the table), one panel per token count, the bytes of weights each scheme \
+                 keeps resident, and the estimated matmul energy per token (see below). Markers \
+                 are medians, whiskers reach the p95."
                     .into(),
             ],
             images: charts
@@ -244,12 +268,15 @@ pub fn sections(data: &ReportData, charts: &[RenderedChart]) -> Vec<Section> {
         },
         Section {
             heading: "Timings and memory".into(),
-            paragraphs: vec![format!(
+            paragraphs: vec![
+                format!(
                 "Speed-up = {BASELINE_SCHEME}'s median / this median at the same size and n in \
                  the same run. Resident weights = bytes the kernels hold (codes, scales, 16-bit \
                  copies); RSS growth = the process's resident set after building the stack minus \
                  before (measured, so libtorch's and the allocator's overheads show)."
-            )],
+            ),
+                ENERGY_NOTE.into(),
+            ],
             table: Some(scaling_table(&points)),
             ..Section::default()
         },

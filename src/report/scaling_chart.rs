@@ -1,5 +1,6 @@
 //! Model-size scaling (`bitlab bench model`): ms per token against model width, one panel per
-//! token count, and resident weight memory against model width; one line per scheme and kernel.
+//! token count, resident weight memory and the estimated matmul energy per token against model
+//! width; one line per scheme and kernel.
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -19,7 +20,8 @@ const PANEL_WIDTH: u32 = 640;
 pub struct ScalingChart;
 
 impl ScalingChart {
-    /// One time panel per token count (increasing), then the memory panel.
+    /// One time panel per token count (increasing), the memory panel, then the energy panel
+    /// (when the runs recorded the estimate).
     pub fn panels(data: &ReportData) -> Vec<LinePanel> {
         let points = scaling_points(data);
         let schemes = scaling_schemes(&points);
@@ -75,6 +77,18 @@ impl ScalingChart {
             y_desc: "MiB of weights".into(),
             lines: lines(&memory, None),
         });
+        let energy = |p: &ScalingPoint| {
+            p.energy_estimate_pj_per_token
+                .map(|pj| (pj / 1e6, pj / 1e6))
+        };
+        let energy_lines = lines(&energy, None);
+        if energy_lines.iter().any(|l| !l.points.is_empty()) {
+            panels.push(LinePanel {
+                caption: "matmul energy per token (estimate, 7 nm per-op energies)".into(),
+                y_desc: "µJ per token (estimate)".into(),
+                lines: energy_lines,
+            });
+        }
         panels
     }
 }
@@ -85,7 +99,7 @@ impl Chart for ScalingChart {
     }
 
     fn title(&self) -> String {
-        "Time per token and resident weight memory vs model size".into()
+        "Time per token, resident weight memory and estimated energy vs model size".into()
     }
 
     fn size(&self, data: &ReportData) -> (u32, u32) {

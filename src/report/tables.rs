@@ -59,7 +59,8 @@ pub fn environment_table(data: &ReportData) -> Table {
 }
 
 /// One row per scheme over its done trials: accuracy mean ± std and range over seeds, gap to
-/// fp32 in percentage points, storage, ratio to fp32, bits per quantized weight, kernels.
+/// fp32 in percentage points, storage, ratio to fp32, bits per quantized weight, estimated
+/// matmul energy per token, kernels.
 pub fn scheme_table(data: &ReportData) -> Table {
     let headers = [
         "scheme",
@@ -71,6 +72,7 @@ pub fn scheme_table(data: &ReportData) -> Table {
         "storage (bytes, mean)",
         &format!("ratio to {BASELINE_SCHEME}"),
         "bits / quantized weight",
+        "matmul energy nJ / token (estimate)",
         "latency kernel",
     ];
     let rows = data
@@ -91,6 +93,7 @@ pub fn scheme_table(data: &ReportData) -> Table {
                 or_dash(s.storage_bytes, |b| format!("{b:.0}")),
                 or_dash(s.storage_ratio, ratio),
                 or_dash(s.bits_per_quantized_weight, number),
+                or_dash(s.energy_estimate_pj_per_token, |pj| number(pj / 1e3)),
                 if s.kernels.is_empty() {
                     "—".into()
                 } else {

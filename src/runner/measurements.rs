@@ -125,11 +125,14 @@ pub struct PackedAgreement {
     pub max_logit_diff: f64,
     /// Bytes of quantized-layer weights the packed model keeps resident.
     pub resident_quantized_bytes: usize,
+    /// Estimated picojoules per token of the packed model's quantized linear layers
+    /// ([`crate::measure::energy`]).
+    pub energy_estimate_pj_per_token: f64,
 }
 
 impl PackedAgreement {
-    /// As trial metrics: `packed_agreement`, `packed_max_logit_diff` and
-    /// `packed_resident_quantized_bytes`.
+    /// As trial metrics: `packed_agreement`, `packed_max_logit_diff`,
+    /// `packed_resident_quantized_bytes` and `energy_estimate_pj_per_token`.
     pub fn metrics(&self) -> Vec<Metric> {
         [
             ("packed_agreement", self.agreement),
@@ -137,6 +140,10 @@ impl PackedAgreement {
             (
                 "packed_resident_quantized_bytes",
                 self.resident_quantized_bytes as f64,
+            ),
+            (
+                "energy_estimate_pj_per_token",
+                self.energy_estimate_pj_per_token,
             ),
         ]
         .into_iter()
@@ -184,6 +191,7 @@ pub fn compare_packed_with_reference(
         agreement: same as f64 / total.max(1) as f64,
         max_logit_diff: max_diff,
         resident_quantized_bytes: packed.resident_quantized_bytes(),
+        energy_estimate_pj_per_token: packed.energy_estimate_pj_per_token(),
     })
 }
 
@@ -244,13 +252,22 @@ mod tests {
             "{result:?} scale {scale}"
         );
         assert!(result.resident_quantized_bytes > 0);
+        // Every quantized weight is one int8 add per token (0.007 pJ): 4 d^2 + 2 d d_ff each block.
+        let m = &loaded.config.trial.model;
+        let weights = m.layers * (4 * m.d_model * m.d_model + 2 * m.d_model * m.d_ff);
+        let expected = weights as f64 * crate::measure::energy::INT8_7NM.add_pj;
+        assert!(
+            (result.energy_estimate_pj_per_token - expected).abs() < 1e-9 * expected,
+            "{result:?} expected {expected} pJ"
+        );
         let keys: Vec<String> = result.metrics().into_iter().map(|m| m.key).collect();
         assert_eq!(
             keys,
             [
                 "packed_agreement",
                 "packed_max_logit_diff",
-                "packed_resident_quantized_bytes"
+                "packed_resident_quantized_bytes",
+                "energy_estimate_pj_per_token"
             ]
         );
     }

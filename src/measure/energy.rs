@@ -1,0 +1,112 @@
+//! Energy estimate of a model's matrix multiplications per token (issue 6, item 8), from
+//! operation counts and the per-operation energies BitNet b1.58 used.
+//!
+//! The model is the papers', not a measurement of this CPU: BitNet (Wang et al., 2023, Table 2)
+//! tabulates the energy of one ADD and one MUL per number format at 7 nm, and BitNet b1.58
+//! (Ma et al., 2024, Section 3, Figure 3) applies it to the matrix multiplications: a 16-bit
+//! model pays an FP16 multiply and an FP16 add per weight and token, a ternary model one INT8
+//! add (a ternary weight adds, subtracts or skips an 8-bit activation). Their ratio,
+//! (0.34 + 0.16) / 0.007 = 71.4, is the paper's "71.4 times" less arithmetic energy for matrix
+//! multiplication; a test below reproduces it.
+//!
+//! Each kernel says which arithmetic it performs ([`LinearKernel::arithmetic`]), so the figure
+//! follows the kernel that ran, like every latency figure. Counted: one multiply-accumulate per
+//! weight per token in the linear layers. Not counted: attention's activation products, norms,
+//! the per-token activation scaling and the per-output rescale, and all memory traffic (which
+//! on real hardware dominates). Recorded as `energy_estimate_pj_per_token` and always labelled
+//! an estimate.
+use crate::kernels::{LinearKernel, MacArithmetic};
+
+/// Energy of one add and one multiply in one number format, in picojoules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OpEnergy {
+    /// One addition.
+    pub add_pj: f64,
+    /// One multiplication.
+    pub mul_pj: f64,
+}
+
+/// FP32 at 7 nm (BitNet, Table 2).
+pub const FP32_7NM: OpEnergy = OpEnergy {
+    add_pj: 0.38,
+    mul_pj: 1.31,
+};
+/// FP16 at 7 nm (BitNet, Table 2); bitlab charges bf16 the same (both are 16-bit floats).
+pub const FP16_7NM: OpEnergy = OpEnergy {
+    add_pj: 0.16,
+    mul_pj: 0.34,
+};
+/// INT8 at 7 nm (BitNet, Table 2).
+pub const INT8_7NM: OpEnergy = OpEnergy {
+    add_pj: 0.007,
+    mul_pj: 0.07,
+};
+
+/// Picojoules one weight costs per token under `arithmetic`, at 7 nm.
+pub fn picojoules_per_weight(arithmetic: MacArithmetic) -> f64 {
+    match arithmetic {
+        MacArithmetic::Fp32MulAdd => FP32_7NM.mul_pj + FP32_7NM.add_pj,
+        MacArithmetic::Fp16MulAdd => FP16_7NM.mul_pj + FP16_7NM.add_pj,
+        MacArithmetic::Int8Add => INT8_7NM.add_pj,
+    }
+}
+
+/// Estimated picojoules per token of the matrix multiplications of `kernels` (each applied
+/// once per token): the sum over layers of weights times [`picojoules_per_weight`].
+pub fn matmul_energy_pj_per_token<'a>(
+    kernels: impl IntoIterator<Item = &'a dyn LinearKernel>,
+) -> f64 {
+    kernels
+        .into_iter()
+        .map(|k| (k.rows() * k.cols()) as f64 * picojoules_per_weight(k.arithmetic()))
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::bench::BenchScheme;
+
+    #[test]
+    fn reproduces_the_papers_71_4_times_for_ternary_against_fp16() {
+        let ratio = picojoules_per_weight(MacArithmetic::Fp16MulAdd)
+            / picojoules_per_weight(MacArithmetic::Int8Add);
+        assert!((ratio - 71.4).abs() < 0.05, "{ratio}");
+    }
+
+    #[test]
+    fn each_scheme_is_charged_the_arithmetic_its_kernel_runs() {
+        let (rows, cols) = (64, 128);
+        let expected = [
+            (BenchScheme::Fp32, 1.69),
+            (BenchScheme::Bf16, 0.50),
+            (BenchScheme::Fp16, 0.50),
+            // libtorch's weight-only kernels multiply bf16 activations by widened weights.
+            (BenchScheme::Int8, 0.50),
+            (BenchScheme::Int4, 0.50),
+            (BenchScheme::Ternary2Bit, 0.007),
+            (BenchScheme::Ternary1p6, 0.007),
+        ];
+        assert_eq!(expected.len(), BenchScheme::ALL.len());
+        for (scheme, pj) in expected {
+            let kernel = scheme.random_kernel(rows, cols, 1).unwrap();
+            let got = matmul_energy_pj_per_token([kernel.as_ref()]);
+            let want = (rows * cols) as f64 * pj;
+            assert!(
+                (got - want).abs() < 1e-9 * want,
+                "{scheme:?}: {got} vs {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn layers_add_up() {
+        let a = BenchScheme::Fp32.random_kernel(8, 16, 1).unwrap();
+        let b = BenchScheme::Ternary2Bit.random_kernel(128, 256, 2).unwrap();
+        let both = matmul_energy_pj_per_token([a.as_ref(), b.as_ref()]);
+        let apart =
+            matmul_energy_pj_per_token([a.as_ref()]) + matmul_energy_pj_per_token([b.as_ref()]);
+        assert_eq!(both, apart);
+        assert_eq!(matmul_energy_pj_per_token([]), 0.0);
+    }
+}
