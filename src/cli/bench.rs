@@ -2,8 +2,8 @@
 //! table and records every point in the results database as experiment `kernels`.
 //! `bitlab bench model`: times block stacks of growing size per scheme (see
 //! [`bitlab::measure::model_scaling`]) and records them as experiment `model-scaling`.
-use bitlab::kernels::bench::{run_kernel_bench, BenchConfig, KernelTiming};
-use bitlab::store::{Measurement, Metric, Store, TrialResults};
+use bitlab::kernels::bench::{record_kernel_results, run_kernel_bench, BenchConfig};
+use bitlab::store::Store;
 use std::path::PathBuf;
 
 /// What to benchmark.
@@ -254,10 +254,11 @@ fn run_kernels(args: KernelsArgs) -> bitlab::Result<()> {
         );
     })?;
     if !args.no_store {
-        store_results(&args.db.db, &results)?;
+        record_kernel_results(&open_store(&args.db.db)?, &results)?;
         println!(
-            "recorded in {} (experiment `kernels`)",
-            args.db.db.display()
+            "recorded in {} (experiment `{}`)",
+            args.db.db.display(),
+            bitlab::kernels::bench::EXPERIMENT
         );
     }
     Ok(())
@@ -275,82 +276,4 @@ fn parse_pair(text: &str, flag: &str, example: &str) -> bitlab::Result<(usize, u
             "{flag} {text}: expected two positive numbers joined by `x`, e.g. {example}"
         ))
     })
-}
-
-/// One trial per (scheme, shape, threads); one `kernel_time` measurement per token count
-/// (`seq_len` = tokens per call), and `gflops`, `weight_gbps` and `speedup_vs_fp32` metrics
-/// with the token count as their step.
-fn store_results(db: &std::path::Path, results: &[KernelTiming]) -> bitlab::Result<()> {
-    let store = open_store(db)?;
-    let experiment = store.upsert_experiment(
-        "kernels",
-        "matmul kernel benchmark (bitlab bench kernels)",
-        "",
-    )?;
-    let threads = results.iter().map(|r| r.threads).max().unwrap_or(1);
-    let sweep = store.begin_sweep(
-        experiment,
-        &bitlab::measure::capture_environment(tch::Device::Cpu, threads),
-    )?;
-    let mut keys: Vec<(&str, usize, usize, usize)> = results
-        .iter()
-        .map(|r| (r.scheme, r.rows, r.cols, r.threads))
-        .collect();
-    keys.dedup();
-    for (scheme, rows, cols, threads) in keys {
-        let points: Vec<&KernelTiming> = results
-            .iter()
-            .filter(|r| (r.scheme, r.rows, r.cols, r.threads) == (scheme, rows, cols, threads))
-            .collect();
-        let label = format!("{scheme} {rows}x{cols} {threads} thr");
-        let config = serde_json::json!({
-            "scheme": scheme, "rows": rows, "cols": cols, "threads": threads,
-            "kernel": points[0].kernel, "residency": points[0].residency, "copies": points[0].copies,
-        });
-        let hash = format!("kernel-{scheme}-{rows}x{cols}-t{threads}");
-        let trial = store.ensure_trial(experiment, &hash, &config.to_string(), &label)?;
-        store.mark_running(trial.id, sweep)?;
-        let mut metrics = Vec::new();
-        let mut measurements = Vec::new();
-        for p in &points {
-            let step = Some(p.tokens as i64);
-            for (key, value) in [
-                ("gflops", Some(p.gflops)),
-                ("weight_gbps", Some(p.weight_gbps)),
-                ("speedup_vs_fp32", p.speedup_vs_fp32),
-            ] {
-                if let Some(value) = value {
-                    metrics.push(Metric {
-                        key: key.into(),
-                        step,
-                        value,
-                    });
-                }
-            }
-            measurements.push(Measurement {
-                kind: "kernel_time".into(),
-                kernel: p.kernel.clone(),
-                seq_len: p.tokens as i64,
-                batch: 1,
-                median: p.median_ms,
-                p95: p.p95_ms,
-                repeats: p.repeats as i64,
-                unit: "ms".into(),
-            });
-        }
-        store.finish_trial(
-            trial.id,
-            &TrialResults {
-                metrics,
-                measurements,
-                artifact: None,
-                duration_s: points
-                    .iter()
-                    .map(|p| p.median_ms * p.repeats as f64 / 1e3)
-                    .sum(),
-            },
-        )?;
-    }
-    store.end_sweep(sweep, "done")?;
-    Ok(())
 }

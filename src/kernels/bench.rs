@@ -19,7 +19,10 @@ use super::{
     Backend, KernelContext, LinearKernel, Ternary1p6, Ternary2Bit, TorchDense, TorchInt4Pack,
     TorchInt8Pack,
 };
+use crate::measure::bench_record::{per_tokens, record_bench_run, timing, BenchTrial};
 use crate::measure::{median, percentile};
+use crate::report::data::kinds::KERNEL_TIME;
+use crate::store::Store;
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -360,6 +363,65 @@ impl Ternary1p6 {
             .collect();
         Ternary1p6::from_codes(&codes, rows, cols, 1.0)
     }
+}
+
+/// Name of the experiment `bitlab bench kernels` records into.
+pub const EXPERIMENT: &str = "kernels";
+
+/// Records `results` in `store` as experiment [`EXPERIMENT`]: one trial per (scheme, shape,
+/// threads) with `config` = `{"scheme", "rows", "cols", "threads", "kernel", "residency",
+/// "copies"}` (replaced on every run), one `kernel_time` measurement per token count (`seq_len`
+/// = tokens per call), and `gflops`, `weight_gbps` and `speedup_vs_fp32` metrics with the token
+/// count as their step.
+pub fn record_kernel_results(store: &Store, results: &[KernelTiming]) -> Result<()> {
+    let key = |r: &KernelTiming| (r.scheme, r.rows, r.cols, r.threads);
+    let mut keys: Vec<_> = results.iter().map(key).collect();
+    keys.dedup();
+    let trials: Vec<BenchTrial> = keys
+        .into_iter()
+        .map(|k| {
+            let points: Vec<&KernelTiming> = results.iter().filter(|r| key(r) == k).collect();
+            let (scheme, rows, cols, threads) = k;
+            let mut metrics = Vec::new();
+            let mut measurements = Vec::new();
+            for p in &points {
+                for (key, value) in [
+                    ("gflops", Some(p.gflops)),
+                    ("weight_gbps", Some(p.weight_gbps)),
+                    ("speedup_vs_fp32", p.speedup_vs_fp32),
+                ] {
+                    metrics.extend(value.map(|v| per_tokens(key, p.tokens, v)));
+                }
+                measurements.push(timing(
+                    KERNEL_TIME,
+                    &p.kernel,
+                    p.tokens,
+                    p.median_ms,
+                    p.p95_ms,
+                    p.repeats,
+                ));
+            }
+            BenchTrial {
+                hash: format!("kernel-{scheme}-{rows}x{cols}-t{threads}"),
+                label: format!("{scheme} {rows}x{cols} {threads} thr"),
+                config: serde_json::json!({
+                    "scheme": scheme, "rows": rows, "cols": cols, "threads": threads,
+                    "kernel": points[0].kernel, "residency": points[0].residency,
+                    "copies": points[0].copies,
+                }),
+                metrics,
+                measurements,
+            }
+        })
+        .collect();
+    let threads = results.iter().map(|r| r.threads).max().unwrap_or(1);
+    record_bench_run(
+        store,
+        EXPERIMENT,
+        "matmul kernel benchmark (bitlab bench kernels)",
+        threads,
+        &trials,
+    )
 }
 
 #[cfg(test)]

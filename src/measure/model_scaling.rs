@@ -9,7 +9,7 @@
 //! process's resident set while the stack was built (measured, so allocator and libtorch
 //! overheads show). Embeddings and the classifier head are left out: they do not grow with
 //! depth and are not quantized.
-use super::capture_environment;
+use super::bench_record::{per_tokens, record_bench_run, timing, BenchTrial};
 use super::peak_rss::current_rss;
 use super::{median, percentile};
 use crate::experiment::QuantConfig;
@@ -17,7 +17,8 @@ use crate::kernels::bench::BenchScheme;
 use crate::kernels::{Backend, KernelContext};
 use crate::model::{PackedBlockStack, StackShape};
 use crate::quant::registry;
-use crate::store::{Measurement, Metric, Store, TrialResults};
+use crate::report::data::kinds::STACK_TIME;
+use crate::store::Store;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::time::Instant;
@@ -239,80 +240,64 @@ pub const EXPERIMENT: &str = "model-scaling";
 
 /// Records `points` in `store` as experiment [`EXPERIMENT`]: one trial per (scheme, size,
 /// threads) with `config` = `{"scheme", "kernel", "d_model", "d_ff", "layers", "threads",
-/// "parameters", "resident_weight_bytes", "rss_growth_bytes", "energy_estimate_pj_per_token"}`,
-/// one measurement of kind `stack_time` per token count (`seq_len` = tokens, ms per call), and
-/// metrics `ms_per_token`, `speedup_vs_fp32` and `memory_ratio_vs_fp32` with the token count as
-/// step.
+/// "parameters", "resident_weight_bytes", "rss_growth_bytes", "energy_estimate_pj_per_token"}`
+/// (replaced on every run), one measurement of kind `stack_time` per token count (`seq_len` =
+/// tokens, ms per call), and metrics `ms_per_token`, `speedup_vs_fp32` and
+/// `memory_ratio_vs_fp32` with the token count as step.
 pub fn record_scaling_results(store: &Store, points: &[ScalingPoint]) -> Result<()> {
-    let experiment = store.upsert_experiment(
-        EXPERIMENT,
-        "model-size scaling: transformer block stacks of growing size with random weights in \
-         each scheme's inference kernel (bitlab bench model)",
-        "",
-    )?;
-    let threads = points.iter().map(|p| p.threads).max().unwrap_or(1);
-    let sweep = store.begin_sweep(experiment, &capture_environment(Device::Cpu, threads))?;
     let key = |p: &ScalingPoint| (p.scheme, p.d_model, p.layers, p.threads);
     let mut keys: Vec<_> = points.iter().map(key).collect();
     keys.dedup();
-    for k in keys {
-        let here: Vec<&ScalingPoint> = points.iter().filter(|p| key(p) == k).collect();
-        let (scheme, d_model, layers, threads) = k;
-        let first = here[0];
-        let config = serde_json::json!({
-            "scheme": scheme, "kernel": first.kernel, "d_model": d_model, "d_ff": first.d_ff,
-            "layers": layers, "threads": threads, "parameters": first.parameters,
-            "resident_weight_bytes": first.resident_weight_bytes,
-            "rss_growth_bytes": first.rss_growth_bytes,
-            "energy_estimate_pj_per_token": first.energy_estimate_pj_per_token,
-        });
-        let hash = format!("stack-{scheme}-d{d_model}-l{layers}-t{threads}");
-        let label = format!("{scheme} d{d_model}x{layers} {threads} thr");
-        let trial = store.ensure_trial(experiment, &hash, &config.to_string(), &label)?;
-        store.mark_running(trial.id, sweep)?;
-        let mut metrics = Vec::new();
-        let mut measurements = Vec::new();
-        for p in &here {
-            let step = Some(p.tokens as i64);
-            for (key, value) in [
-                ("ms_per_token", Some(p.ms_per_token)),
-                ("speedup_vs_fp32", p.speedup_vs_fp32),
-                ("memory_ratio_vs_fp32", p.memory_ratio_vs_fp32),
-            ] {
-                if let Some(value) = value {
-                    metrics.push(Metric {
-                        key: key.into(),
-                        step,
-                        value,
-                    });
+    let trials: Vec<BenchTrial> = keys
+        .into_iter()
+        .map(|k| {
+            let here: Vec<&ScalingPoint> = points.iter().filter(|p| key(p) == k).collect();
+            let (scheme, d_model, layers, threads) = k;
+            let first = here[0];
+            let mut metrics = Vec::new();
+            let mut measurements = Vec::new();
+            for p in &here {
+                for (key, value) in [
+                    ("ms_per_token", Some(p.ms_per_token)),
+                    ("speedup_vs_fp32", p.speedup_vs_fp32),
+                    ("memory_ratio_vs_fp32", p.memory_ratio_vs_fp32),
+                ] {
+                    metrics.extend(value.map(|v| per_tokens(key, p.tokens, v)));
                 }
+                measurements.push(timing(
+                    STACK_TIME,
+                    &p.kernel,
+                    p.tokens,
+                    p.median_ms,
+                    p.p95_ms,
+                    p.repeats,
+                ));
             }
-            measurements.push(Measurement {
-                kind: "stack_time".into(),
-                kernel: p.kernel.clone(),
-                seq_len: p.tokens as i64,
-                batch: 1,
-                median: p.median_ms,
-                p95: p.p95_ms,
-                repeats: p.repeats as i64,
-                unit: "ms".into(),
-            });
-        }
-        let duration_s = here
-            .iter()
-            .map(|p| p.median_ms * p.repeats as f64 / 1e3)
-            .sum();
-        store.finish_trial(
-            trial.id,
-            &TrialResults {
+            BenchTrial {
+                hash: format!("stack-{scheme}-d{d_model}-l{layers}-t{threads}"),
+                label: format!("{scheme} d{d_model}x{layers} {threads} thr"),
+                config: serde_json::json!({
+                    "scheme": scheme, "kernel": first.kernel, "d_model": d_model,
+                    "d_ff": first.d_ff, "layers": layers, "threads": threads,
+                    "parameters": first.parameters,
+                    "resident_weight_bytes": first.resident_weight_bytes,
+                    "rss_growth_bytes": first.rss_growth_bytes,
+                    "energy_estimate_pj_per_token": first.energy_estimate_pj_per_token,
+                }),
                 metrics,
                 measurements,
-                artifact: None,
-                duration_s,
-            },
-        )?;
-    }
-    store.end_sweep(sweep, "done")
+            }
+        })
+        .collect();
+    let threads = points.iter().map(|p| p.threads).max().unwrap_or(1);
+    record_bench_run(
+        store,
+        EXPERIMENT,
+        "model-size scaling: transformer block stacks of growing size with random weights in \
+         each scheme's inference kernel (bitlab bench model)",
+        threads,
+        &trials,
+    )
 }
 
 #[cfg(test)]

@@ -23,15 +23,46 @@ impl Store {
         config_json: &str,
         label: &str,
     ) -> Result<TrialRow> {
-        let context = || format!("recording trial {hash} ({label})");
-        let insert = sqlx::query(
-            "INSERT INTO trials (experiment_id, hash, label, config_json) VALUES (?, ?, ?, ?)
-             ON CONFLICT (experiment_id, hash) DO NOTHING",
+        self.insert_trial(experiment_id, hash, config_json, label, "DO NOTHING")
+    }
+
+    /// As [`Store::ensure_trial`], but an existing trial takes the new `config_json` and
+    /// `label`: for benchmark trials, whose hash names what was timed while the config also
+    /// describes the latest run (kernel, residency, resident bytes), which must not go stale.
+    pub fn upsert_trial(
+        &self,
+        experiment_id: i64,
+        hash: &str,
+        config_json: &str,
+        label: &str,
+    ) -> Result<TrialRow> {
+        self.insert_trial(
+            experiment_id,
+            hash,
+            config_json,
+            label,
+            "DO UPDATE SET config_json = excluded.config_json, label = excluded.label",
         )
-        .bind(experiment_id)
-        .bind(hash)
-        .bind(label)
-        .bind(config_json);
+    }
+
+    fn insert_trial(
+        &self,
+        experiment_id: i64,
+        hash: &str,
+        config_json: &str,
+        label: &str,
+        on_conflict: &str,
+    ) -> Result<TrialRow> {
+        let context = || format!("recording trial {hash} ({label})");
+        let sql = format!(
+            "INSERT INTO trials (experiment_id, hash, label, config_json) VALUES (?, ?, ?, ?)
+             ON CONFLICT (experiment_id, hash) {on_conflict}"
+        );
+        let insert = sqlx::query(&sql)
+            .bind(experiment_id)
+            .bind(hash)
+            .bind(label)
+            .bind(config_json);
         let select =
             sqlx::query("SELECT id, hash, status FROM trials WHERE experiment_id = ? AND hash = ?")
                 .bind(experiment_id)

@@ -1,0 +1,124 @@
+//! Recording a benchmark run (`bitlab bench kernels`, `bitlab bench model`) in the results
+//! database, where the reports read it like any sweep: one sweep per run, one done trial per
+//! timed configuration, each with its metrics and measurements.
+use super::capture_environment;
+use crate::store::{Measurement, Metric, Store, TrialResults};
+use crate::Result;
+use tch::Device;
+
+/// One timed configuration of a benchmark run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchTrial {
+    /// Names what was timed (scheme, shape, threads); the same configuration in a later run
+    /// replaces this one's results.
+    pub hash: String,
+    /// Human-readable label.
+    pub label: String,
+    /// What was timed and facts of this run (kernel, residency); replaced on every run.
+    pub config: serde_json::Value,
+    /// Metrics (the token count as the step where they depend on it).
+    pub metrics: Vec<Metric>,
+    /// Timings.
+    pub measurements: Vec<Measurement>,
+}
+
+/// A metric with the token count `tokens` as its step.
+pub fn per_tokens(key: &str, tokens: usize, value: f64) -> Metric {
+    Metric {
+        key: key.into(),
+        step: Some(tokens as i64),
+        value,
+    }
+}
+
+/// A `ms` timing of `kind` at `tokens` tokens per call (`seq_len` = tokens, batch 1).
+pub fn timing(
+    kind: &str,
+    kernel: &str,
+    tokens: usize,
+    median_ms: f64,
+    p95_ms: f64,
+    repeats: usize,
+) -> Measurement {
+    Measurement {
+        kind: kind.into(),
+        kernel: kernel.into(),
+        seq_len: tokens as i64,
+        batch: 1,
+        median: median_ms,
+        p95: p95_ms,
+        repeats: repeats as i64,
+        unit: "ms".into(),
+    }
+}
+
+/// Records `trials` as one sweep of experiment `experiment` (created with `description` if
+/// new), with the environment at `threads` threads; each trial is done when this returns.
+pub fn record_bench_run(
+    store: &Store,
+    experiment: &str,
+    description: &str,
+    threads: usize,
+    trials: &[BenchTrial],
+) -> Result<()> {
+    let experiment = store.upsert_experiment(experiment, description, "")?;
+    let sweep = store.begin_sweep(experiment, &capture_environment(Device::Cpu, threads))?;
+    for trial in trials {
+        let row = store.upsert_trial(
+            experiment,
+            &trial.hash,
+            &trial.config.to_string(),
+            &trial.label,
+        )?;
+        store.mark_running(row.id, sweep)?;
+        let duration_s = trial
+            .measurements
+            .iter()
+            .map(|m| m.median * m.repeats as f64 / 1e3)
+            .sum();
+        store.finish_trial(
+            row.id,
+            &TrialResults {
+                metrics: trial.metrics.clone(),
+                measurements: trial.measurements.clone(),
+                artifact: None,
+                duration_s,
+            },
+        )?;
+    }
+    store.end_sweep(sweep, "done")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(kernel: &str, median: f64) -> BenchTrial {
+        BenchTrial {
+            hash: "kernel-x".into(),
+            label: format!("x with {kernel}"),
+            config: serde_json::json!({ "kernel": kernel }),
+            metrics: vec![per_tokens("gflops", 8, 2.0 / median)],
+            measurements: vec![timing("kernel_time", kernel, 8, median, median * 1.5, 3)],
+        }
+    }
+
+    #[test]
+    fn a_later_run_replaces_results_and_config_of_the_same_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("r.db")).unwrap();
+        record_bench_run(&store, "kernels", "d", 1, &[trial("old-kernel", 4.0)]).unwrap();
+        record_bench_run(&store, "kernels", "d", 2, &[trial("new-kernel", 2.0)]).unwrap();
+        let trials = store.trials("kernels").unwrap();
+        assert_eq!(trials.len(), 1);
+        let t = &trials[0];
+        assert_eq!(t.status, "done");
+        assert_eq!(t.config["kernel"], "new-kernel");
+        assert_eq!(t.label, "x with new-kernel");
+        assert_eq!(t.measurements.len(), 1);
+        assert_eq!(t.measurements[0].kernel, "new-kernel");
+        assert_eq!(t.measurements[0].median, 2.0);
+        assert_eq!(t.metrics, vec![per_tokens("gflops", 8, 1.0)]);
+        assert!((t.duration_s.unwrap() - 0.006).abs() < 1e-12);
+    }
+}
