@@ -9,7 +9,7 @@
 //! the scheme's quantizer.
 use super::Backend;
 use crate::{Error, Result};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// Where a kernel call runs: the instruction set for bitlab's own kernels and the rayon pool
 /// they split rows over (libtorch kernels use libtorch's intra-op threads).
@@ -57,23 +57,40 @@ pub trait LinearKernel: Send + std::fmt::Debug {
     }
 }
 
-/// Runs a kernel over f32 slices (`n * cols` in, `n * rows` out) on a `[n, cols]` tensor.
+/// Runs a kernel over f32 slices (`n * cols` in, `n * rows` out) on a `[n, cols]` tensor. The
+/// input is read in place when it is already a contiguous f32 CPU tensor (a prefill's input is
+/// tens of MB; copying it cost more than quantizing it).
 pub(crate) fn forward_f32_slices(
     x: &Tensor,
     rows: usize,
     cols: usize,
     kernel: impl FnOnce(&[f32], usize) -> Vec<f32>,
 ) -> Result<Tensor> {
-    let values = Vec::<f32>::try_from(&x.to_kind(Kind::Float).flatten(0, -1))
-        .map_err(|e| Error::torch("copying linear-layer input to the kernel", e))?;
-    if values.len() % cols.max(1) != 0 {
+    if x.device() != Device::Cpu {
         return Err(Error::Invalid(format!(
-            "linear-layer input of {} values is not a whole number of {cols}-wide tokens",
-            values.len()
+            "bitlab's kernels run on the CPU; the input is on {:?}",
+            x.device()
         )));
     }
-    let n = values.len() / cols.max(1);
-    let y = kernel(&values, n);
+    let x = x
+        .f_to_kind(Kind::Float)
+        .and_then(|x| x.f_contiguous())
+        .map_err(|e| Error::torch("preparing a linear-layer input for the kernel", e))?;
+    let len = x.numel();
+    if len % cols.max(1) != 0 {
+        return Err(Error::Invalid(format!(
+            "linear-layer input of {len} values is not a whole number of {cols}-wide tokens"
+        )));
+    }
+    let values: &[f32] = if len == 0 {
+        &[]
+    } else {
+        // SAFETY: `x` is a contiguous f32 tensor on the CPU holding `len` values; it outlives
+        // this borrow (it is dropped at the end of the function) and nothing writes to it.
+        unsafe { std::slice::from_raw_parts(x.data_ptr() as *const f32, len) }
+    };
+    let n = len / cols.max(1);
+    let y = kernel(values, n);
     Tensor::from_slice(&y)
         .f_view([n as i64, rows as i64])
         .map_err(|e| Error::torch("shaping the kernel output", e))
@@ -113,3 +130,34 @@ macro_rules! ternary_linear_kernel {
 
 ternary_linear_kernel!(super::Ternary2Bit, "bitlab-ternary-2bit");
 ternary_linear_kernel!(super::Ternary1p6, "bitlab-ternary-1.6bit");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::bench::BenchScheme;
+
+    #[test]
+    fn non_contiguous_and_double_inputs_read_the_same_values() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let ctx = KernelContext {
+            backend: Backend::detect(),
+            pool: &pool,
+        };
+        let kernel = BenchScheme::Ternary2Bit.random_kernel(16, 128, 5).unwrap();
+        let x = Tensor::randn([3, 128], (Kind::Float, Device::Cpu));
+        let expected = kernel.forward(&x, &ctx).unwrap();
+        let strided = x.t_copy().t_(); // same values, column-major strides
+        assert!(!strided.is_contiguous());
+        for input in [strided, x.to_kind(Kind::Double)] {
+            let got = kernel.forward(&input, &ctx).unwrap();
+            assert_eq!(got.size(), [3, 16]);
+            assert!(got.equal(&expected));
+        }
+        let ragged = Tensor::randn([5, 100], (Kind::Float, Device::Cpu));
+        let err = kernel.forward(&ragged, &ctx).unwrap_err();
+        assert!(err.to_string().contains("128-wide tokens"), "{err}");
+    }
+}

@@ -98,14 +98,18 @@ pub(super) fn dot_codes_tile(_cpu: Avx2Token, w: &[&[u8]], a: &[&[i8]], dots: &m
                 }
             }};
         }
-        for r0 in (0..w.len()).step_by(2) {
-            let rows = (w.len() - r0).min(2);
-            for t0 in (0..tokens).step_by(4) {
-                match (rows, (tokens - t0).min(4)) {
+        for t0 in (0..tokens).step_by(TILE_TOKENS) {
+            for r0 in (0..w.len()).step_by(2) {
+                let rows = (w.len() - r0).min(2);
+                match (rows, (tokens - t0).min(TILE_TOKENS)) {
+                    (2, 6) => run_tile!(r0, t0, 2, 6),
+                    (2, 5) => run_tile!(r0, t0, 2, 5),
                     (2, 4) => run_tile!(r0, t0, 2, 4),
                     (2, 3) => run_tile!(r0, t0, 2, 3),
                     (2, 2) => run_tile!(r0, t0, 2, 2),
                     (2, _) => run_tile!(r0, t0, 2, 1),
+                    (_, 6) => run_tile!(r0, t0, 1, 6),
+                    (_, 5) => run_tile!(r0, t0, 1, 5),
                     (_, 4) => run_tile!(r0, t0, 1, 4),
                     (_, 3) => run_tile!(r0, t0, 1, 3),
                     (_, 2) => run_tile!(r0, t0, 1, 2),
@@ -117,6 +121,11 @@ pub(super) fn dot_codes_tile(_cpu: Avx2Token, w: &[&[u8]], a: &[&[i8]], dots: &m
     #[cfg(not(target_arch = "x86_64"))]
     ternary_portable::dot_codes_tile(w, a, dots)
 }
+
+/// Tokens per register tile of the matrix-matrix loop (2 rows x 6 tokens: 12 i16 accumulators,
+/// 2 weight and 1 activation registers of the 16).
+#[cfg(target_arch = "x86_64")]
+const TILE_TOKENS: usize = 6;
 
 /// Bytes the matrix-vector loop prefetches ahead of the block it reads.
 #[cfg(target_arch = "x86_64")]

@@ -74,11 +74,23 @@ pub(crate) fn tiled_matmat(
                 }
             }
         });
+    // Token-major output, transposed in parallel strips of TRANSPOSE_TOKENS tokens: each strip
+    // reads one cache line per row and writes its tokens' rows sequentially.
     let mut y = vec![0f32; n * rows];
-    for (r, row) in transposed.chunks_exact(n).enumerate() {
-        for (t, &v) in row.iter().enumerate() {
-            y[t * rows + r] = v;
-        }
-    }
+    y.par_chunks_mut(TRANSPOSE_TOKENS * rows)
+        .enumerate()
+        .for_each(|(strip, out)| {
+            let t0 = strip * TRANSPOSE_TOKENS;
+            let tokens = out.len() / rows;
+            for r in 0..rows {
+                let from = &transposed[r * n + t0..r * n + t0 + tokens];
+                for (j, &v) in from.iter().enumerate() {
+                    out[j * rows + r] = v;
+                }
+            }
+        });
     y
 }
+
+/// Tokens per strip of the final transpose (16 f32 = one 64-byte cache line per row).
+const TRANSPOSE_TOKENS: usize = 16;
