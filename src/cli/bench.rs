@@ -122,7 +122,7 @@ fn run_model(args: ModelArgs) -> bitlab::Result<()> {
         cfg.repeats = repeats;
     }
     println!(
-        "{:<14} {:<28} {:>10} {:>13} {:>5} {:>11} {:>10} {:>8} {:>11} {:>8}",
+        "{:<14} {:<28} {:>10} {:>13} {:>5} {:>11} {:>10} {:>8} {:>11} {:>8} {:>14}",
         "scheme",
         "kernel",
         "d x layers",
@@ -132,11 +132,12 @@ fn run_model(args: ModelArgs) -> bitlab::Result<()> {
         "ms/token",
         "x fp32",
         "weight MiB",
-        "mem x"
+        "mem x",
+        "uJ/token (est)"
     );
     let results = run_scaling_bench(&cfg, |p| {
         println!(
-            "{:<14} {:<28} {:>10} {:>13} {:>5} {:>11.2} {:>10.3} {:>8} {:>11.1} {:>8}",
+            "{:<14} {:<28} {:>10} {:>13} {:>5} {:>11.2} {:>10.3} {:>8} {:>11.1} {:>8} {:>14.3}",
             p.scheme,
             p.kernel,
             format!("{}x{}", p.d_model, p.layers),
@@ -149,6 +150,7 @@ fn run_model(args: ModelArgs) -> bitlab::Result<()> {
             p.resident_weight_bytes as f64 / (1 << 20) as f64,
             p.memory_ratio_vs_fp32
                 .map_or_else(|| "-".into(), |r| format!("{r:.1}")),
+            p.energy_estimate_pj_per_token / 1e6,
         );
     })?;
     if !args.no_store {

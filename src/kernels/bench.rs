@@ -19,7 +19,7 @@ use super::{
     Backend, KernelContext, LinearKernel, Ternary1p6, Ternary2Bit, TorchDense, TorchInt4Pack,
     TorchInt8Pack,
 };
-use crate::measure::bench_record::{per_tokens, record_bench_run, timing, BenchTrial};
+use crate::measure::bench_record::{record_bench_run, timing, BenchTrial};
 use crate::measure::{median, percentile};
 use crate::report::data::kinds::KERNEL_TIME;
 use crate::store::Store;
@@ -382,36 +382,33 @@ pub fn record_kernel_results(store: &Store, results: &[KernelTiming]) -> Result<
         .map(|k| {
             let points: Vec<&KernelTiming> = results.iter().filter(|r| key(r) == k).collect();
             let (scheme, rows, cols, threads) = k;
-            let mut metrics = Vec::new();
-            let mut measurements = Vec::new();
-            for p in &points {
-                for (key, value) in [
-                    ("gflops", Some(p.gflops)),
-                    ("weight_gbps", Some(p.weight_gbps)),
-                    ("speedup_vs_fp32", p.speedup_vs_fp32),
-                ] {
-                    metrics.extend(value.map(|v| per_tokens(key, p.tokens, v)));
-                }
-                measurements.push(timing(
-                    KERNEL_TIME,
-                    &p.kernel,
-                    p.tokens,
-                    p.median_ms,
-                    p.p95_ms,
-                    p.repeats,
-                ));
-            }
-            BenchTrial {
-                hash: format!("kernel-{scheme}-{rows}x{cols}-t{threads}"),
-                label: format!("{scheme} {rows}x{cols} {threads} thr"),
-                config: serde_json::json!({
+            let mut trial = BenchTrial::new(
+                format!("kernel-{scheme}-{rows}x{cols}-t{threads}"),
+                format!("{scheme} {rows}x{cols} {threads} thr"),
+                serde_json::json!({
                     "scheme": scheme, "rows": rows, "cols": cols, "threads": threads,
                     "kernel": points[0].kernel, "residency": points[0].residency,
                     "copies": points[0].copies,
                 }),
-                metrics,
-                measurements,
+            );
+            for p in &points {
+                trial.add_point(
+                    timing(
+                        KERNEL_TIME,
+                        &p.kernel,
+                        p.tokens,
+                        p.median_ms,
+                        p.p95_ms,
+                        p.repeats,
+                    ),
+                    &[
+                        ("gflops", Some(p.gflops)),
+                        ("weight_gbps", Some(p.weight_gbps)),
+                        ("speedup_vs_fp32", p.speedup_vs_fp32),
+                    ],
+                );
             }
+            trial
         })
         .collect();
     let threads = results.iter().map(|r| r.threads).max().unwrap_or(1);

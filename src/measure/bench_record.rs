@@ -22,12 +22,29 @@ pub struct BenchTrial {
     pub measurements: Vec<Measurement>,
 }
 
-/// A metric with the token count `tokens` as its step.
-pub fn per_tokens(key: &str, tokens: usize, value: f64) -> Metric {
-    Metric {
-        key: key.into(),
-        step: Some(tokens as i64),
-        value,
+impl BenchTrial {
+    /// A trial with no points yet.
+    pub fn new(hash: String, label: String, config: serde_json::Value) -> Self {
+        Self {
+            hash,
+            label,
+            config,
+            metrics: Vec::new(),
+            measurements: Vec::new(),
+        }
+    }
+
+    /// Adds one timed point: its `timing` and, with the timing's token count as their step,
+    /// the `metrics` that have a value.
+    pub fn add_point(&mut self, timing: Measurement, metrics: &[(&str, Option<f64>)]) {
+        for &(key, value) in metrics {
+            self.metrics.extend(value.map(|value| Metric {
+                key: key.into(),
+                step: Some(timing.seq_len),
+                value,
+            }));
+        }
+        self.measurements.push(timing);
     }
 }
 
@@ -94,13 +111,16 @@ mod tests {
     use super::*;
 
     fn trial(kernel: &str, median: f64) -> BenchTrial {
-        BenchTrial {
-            hash: "kernel-x".into(),
-            label: format!("x with {kernel}"),
-            config: serde_json::json!({ "kernel": kernel }),
-            metrics: vec![per_tokens("gflops", 8, 2.0 / median)],
-            measurements: vec![timing("kernel_time", kernel, 8, median, median * 1.5, 3)],
-        }
+        let mut trial = BenchTrial::new(
+            "kernel-x".into(),
+            format!("x with {kernel}"),
+            serde_json::json!({ "kernel": kernel }),
+        );
+        trial.add_point(
+            timing("kernel_time", kernel, 8, median, median * 1.5, 3),
+            &[("gflops", Some(2.0 / median)), ("speedup_vs_fp32", None)],
+        );
+        trial
     }
 
     #[test]
@@ -118,7 +138,16 @@ mod tests {
         assert_eq!(t.measurements.len(), 1);
         assert_eq!(t.measurements[0].kernel, "new-kernel");
         assert_eq!(t.measurements[0].median, 2.0);
-        assert_eq!(t.metrics, vec![per_tokens("gflops", 8, 1.0)]);
+        let gflops = Metric {
+            key: "gflops".into(),
+            step: Some(8),
+            value: 1.0,
+        };
+        assert_eq!(
+            t.metrics,
+            vec![gflops],
+            "a metric without a value is left out"
+        );
         assert!((t.duration_s.unwrap() - 0.006).abs() < 1e-12);
     }
 }

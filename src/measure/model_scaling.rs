@@ -9,7 +9,7 @@
 //! process's resident set while the stack was built (measured, so allocator and libtorch
 //! overheads show). Embeddings and the classifier head are left out: they do not grow with
 //! depth and are not quantized.
-use super::bench_record::{per_tokens, record_bench_run, timing, BenchTrial};
+use super::bench_record::{record_bench_run, timing, BenchTrial};
 use super::peak_rss::current_rss;
 use super::{median, percentile};
 use crate::experiment::QuantConfig;
@@ -254,29 +254,10 @@ pub fn record_scaling_results(store: &Store, points: &[ScalingPoint]) -> Result<
             let here: Vec<&ScalingPoint> = points.iter().filter(|p| key(p) == k).collect();
             let (scheme, d_model, layers, threads) = k;
             let first = here[0];
-            let mut metrics = Vec::new();
-            let mut measurements = Vec::new();
-            for p in &here {
-                for (key, value) in [
-                    ("ms_per_token", Some(p.ms_per_token)),
-                    ("speedup_vs_fp32", p.speedup_vs_fp32),
-                    ("memory_ratio_vs_fp32", p.memory_ratio_vs_fp32),
-                ] {
-                    metrics.extend(value.map(|v| per_tokens(key, p.tokens, v)));
-                }
-                measurements.push(timing(
-                    STACK_TIME,
-                    &p.kernel,
-                    p.tokens,
-                    p.median_ms,
-                    p.p95_ms,
-                    p.repeats,
-                ));
-            }
-            BenchTrial {
-                hash: format!("stack-{scheme}-d{d_model}-l{layers}-t{threads}"),
-                label: format!("{scheme} d{d_model}x{layers} {threads} thr"),
-                config: serde_json::json!({
+            let mut trial = BenchTrial::new(
+                format!("stack-{scheme}-d{d_model}-l{layers}-t{threads}"),
+                format!("{scheme} d{d_model}x{layers} {threads} thr"),
+                serde_json::json!({
                     "scheme": scheme, "kernel": first.kernel, "d_model": d_model,
                     "d_ff": first.d_ff, "layers": layers, "threads": threads,
                     "parameters": first.parameters,
@@ -284,9 +265,25 @@ pub fn record_scaling_results(store: &Store, points: &[ScalingPoint]) -> Result<
                     "rss_growth_bytes": first.rss_growth_bytes,
                     "energy_estimate_pj_per_token": first.energy_estimate_pj_per_token,
                 }),
-                metrics,
-                measurements,
+            );
+            for p in &here {
+                trial.add_point(
+                    timing(
+                        STACK_TIME,
+                        &p.kernel,
+                        p.tokens,
+                        p.median_ms,
+                        p.p95_ms,
+                        p.repeats,
+                    ),
+                    &[
+                        ("ms_per_token", Some(p.ms_per_token)),
+                        ("speedup_vs_fp32", p.speedup_vs_fp32),
+                        ("memory_ratio_vs_fp32", p.memory_ratio_vs_fp32),
+                    ],
+                );
             }
+            trial
         })
         .collect();
     let threads = points.iter().map(|p| p.threads).max().unwrap_or(1);
