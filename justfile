@@ -8,6 +8,8 @@ bundled_libtorch := deps / "libtorch/torch"
 # Use your own libtorch (CPU or CUDA, version 2.13) by exporting LIBTORCH; else one is installed.
 export LIBTORCH := env_var_or_default("LIBTORCH", bundled_libtorch)
 bitlab := justfile_directory() / "target/debug/bitlab"
+# Sweeps and benchmarks time bitlab's own kernels, so they run an optimized build.
+bitlab_release := justfile_directory() / "target/release/bitlab"
 
 # Run the default experiment (the paper's comparison) and render reports/paper/.
 default: sweep
@@ -41,11 +43,21 @@ build: libtorch
 datasets: build
     {{bitlab}} datasets fetch
 
-# Run an experiment (default: experiments/paper.toml), resuming unfinished trials, and report.
-# The default experiment's headline results are also written into README.md.
-sweep experiment="experiments/paper.toml" *args="": setup
-    {{bitlab}} sweep {{experiment}} {{args}}
-    if [ "{{experiment}}" = "experiments/paper.toml" ]; then {{bitlab}} report paper --readme README.md; fi
+# Build the optimized bitlab binary that sweeps and benchmarks run (latency figures depend on it).
+build-release: libtorch
+    cargo build --release --bin bitlab
+
+# Run an experiment (default: experiments/paper.toml; resumes unfinished trials), then report it (and README.md's results for the default).
+sweep experiment="experiments/paper.toml" *args="": setup build-release
+    {{bitlab_release}} sweep {{experiment}} {{args}}
+    if [ "{{experiment}}" = "experiments/paper.toml" ]; then {{bitlab_release}} report paper --readme README.md; fi
+
+# Time the matmul kernels and the model-size scaling (optimized build) and render both reports.
+bench: build-release
+    {{bitlab_release}} bench kernels
+    {{bitlab_release}} bench model
+    {{bitlab_release}} report kernels
+    {{bitlab_release}} report model-scaling
 
 # Render the report of an experiment from the database.
 report experiment="paper": build
