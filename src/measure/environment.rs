@@ -1,4 +1,5 @@
-//! The environment a sweep ran in: code version, libtorch, CPU, threads, host and device.
+//! The environment a sweep ran in: code version (and whether the build was optimized, which
+//! bitlab's own kernels' timings depend on), libtorch, CPU, threads, host and device.
 use crate::store::Environment;
 use std::process::Command;
 
@@ -40,7 +41,15 @@ pub fn capture_environment(device: tch::Device, threads: usize) -> Environment {
         git_commit: git(&["rev-parse", "HEAD"]),
         git_dirty: git(&["status", "--porcelain", "--untracked-files=no"])
             .is_some_and(|s| !s.is_empty()),
-        bitlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        bitlab_version: format!(
+            "{} ({} build)",
+            env!("CARGO_PKG_VERSION"),
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+        ),
         libtorch_version: env!("BITLAB_LIBTORCH_VERSION").to_string(),
         cpu_model: cpu_model(),
         threads: threads as i64,
