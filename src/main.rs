@@ -2,5 +2,6 @@
 mod cli;
 
 fn main() -> std::process::ExitCode {
+    bitlab::kernels::omp_wait::reexec_with_passive_omp_wait();
     cli::main()
 }

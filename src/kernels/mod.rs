@@ -22,6 +22,8 @@
 pub mod activations;
 pub mod bench;
 pub mod linear_kernel;
+pub mod omp_wait;
+mod pair_matmat;
 pub mod ternary_1p6;
 mod ternary_1p6_avx2;
 mod ternary_1p6_portable;

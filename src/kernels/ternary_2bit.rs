@@ -158,15 +158,15 @@ impl Ternary2Bit {
 
     /// Quantizes `x` (`n * cols` values, token-major) to int8 per token in this matrix's
     /// block padding.
-    pub fn quantize_input(&self, x: &[f32], n: usize) -> QuantizedActivations {
-        QuantizedActivations::quantize(x, n, self.cols, BLOCK)
+    pub fn quantize_input(&self, x: &[f32], n: usize, backend: Backend) -> QuantizedActivations {
+        QuantizedActivations::quantize(x, n, self.cols, BLOCK, backend)
     }
 
     /// `y = x W^T` for `x` of `n` tokens (`n * cols` values): `n * rows` outputs, token-major.
     /// One token takes the matrix-vector path, more the matrix-matrix path. Runs on the current
     /// rayon pool. Panics when `x.len() != n * cols` (a caller bug).
     pub fn forward(&self, x: &[f32], n: usize, backend: Backend) -> Vec<f32> {
-        let acts = self.quantize_input(x, n);
+        let acts = self.quantize_input(x, n, backend);
         if n == 1 {
             self.matvec(&acts, backend)
         } else {
@@ -187,7 +187,7 @@ impl Ternary2Bit {
         let mut y = vec![0f32; acts.n * self.rows];
         for (t, y_t) in y.chunks_exact_mut(self.rows).enumerate() {
             let a = acts.token(t);
-            let factor = 1.0 / (f64::from(self.scale) * f64::from(acts.scales[t]));
+            let factor = 1.0 / (self.scale * acts.scales[t]);
             let sum = acts.sums[t];
             y_t.par_chunks_mut(MATVEC_ROWS_PER_TASK)
                 .enumerate()
@@ -208,7 +208,7 @@ impl Ternary2Bit {
                         }
                     }
                     for (o, &dot) in out.iter_mut().zip(dots.iter()) {
-                        *o = (f64::from(dot - sum) * factor) as f32;
+                        *o = (dot - sum) as f32 * factor;
                     }
                 });
         }
@@ -259,7 +259,7 @@ mod tests {
         let x = random_input(n, cols, seed + 1);
         let mut outputs = Vec::new();
         for backend in Backend::available() {
-            let acts = m.quantize_input(&x, n);
+            let acts = m.quantize_input(&x, n, backend);
             for y in [m.matvec(&acts, backend), m.matmat(&acts, backend)] {
                 assert_close_to_reference(&y, &codes, scale, &x, rows, cols, n);
                 outputs.push(y);

@@ -122,6 +122,112 @@ pub(super) fn dot_codes_tile(_cpu: Avx2Token, w: &[&[u8]], a: &[&[i8]], dots: &m
     ternary_portable::dot_codes_tile(w, a, dots)
 }
 
+/// `dots[t * padded_rows + r] = sum_k code[r][k] a[t][k]` for codes in the pair-interleaved
+/// layout of [`super::pair_matmat`] (`[group][k / 2][32][2]`, `padded_rows = pairs.len() / k`)
+/// and `a.len()` tokens of `k` activations each. Each step multiplies 16 rows' weight pair by a
+/// broadcast activation pair; i16 lanes take at most [`FLUSH_CHUNKS`] steps (|sum| <= 32 *
+/// 512) before they are sign-extended into `dots`.
+pub(super) fn dot_pairs(_cpu: Avx2Token, pairs: &[u8], k: usize, a: &[&[i8]], dots: &mut [i32]) {
+    use super::pair_matmat::PAIR_ROWS;
+    assert!(
+        k % 2 == 0 && k > 0,
+        "an even, positive number of weights per row"
+    );
+    assert_eq!(pairs.len() % (k * PAIR_ROWS), 0, "whole groups of rows");
+    assert!(a.iter().all(|t| t.len() >= k), "k activations per token");
+    let padded_rows = pairs.len() / k;
+    assert_eq!(
+        dots.len(),
+        a.len() * padded_rows,
+        "one dot per row and token"
+    );
+    dots.fill(0);
+    #[cfg(target_arch = "x86_64")]
+    {
+        for g in 0..padded_rows / PAIR_ROWS {
+            let group = &pairs[g * k * PAIR_ROWS..(g + 1) * k * PAIR_ROWS];
+            for t0 in (0..a.len()).step_by(PAIR_TILE_TOKENS) {
+                let tokens = (a.len() - t0).min(PAIR_TILE_TOKENS);
+                let out = |j: usize| (t0 + j) * padded_rows + g * PAIR_ROWS;
+                macro_rules! run {
+                    ($T:literal) => {{
+                        let ap: [*const i8; $T] = std::array::from_fn(|j| a[t0 + j].as_ptr());
+                        let op: [usize; $T] = std::array::from_fn(out);
+                        let mut acc = [[0i32; PAIR_ROWS]; $T];
+                        // SAFETY: AVX2 proven by `_cpu`; `group` holds `k / 2` steps of 64
+                        // bytes and every activation pointer `k` bytes (asserted above).
+                        unsafe { pair_tile_avx2::<$T>(group.as_ptr(), k / 2, ap, &mut acc) };
+                        for j in 0..$T {
+                            dots[op[j]..op[j] + PAIR_ROWS].copy_from_slice(&acc[j]);
+                        }
+                    }};
+                }
+                match tokens {
+                    4 => run!(4),
+                    3 => run!(3),
+                    2 => run!(2),
+                    _ => run!(1),
+                }
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    for (t, token) in a.iter().enumerate() {
+        for (i, pair) in pairs.chunks_exact(2).enumerate() {
+            let (g, rest) = (i / (k / 2 * PAIR_ROWS), i % (k / 2 * PAIR_ROWS));
+            let (kp, r) = (rest / PAIR_ROWS, rest % PAIR_ROWS);
+            dots[t * padded_rows + g * PAIR_ROWS + r] += i32::from(pair[0])
+                * i32::from(token[2 * kp])
+                + i32::from(pair[1]) * i32::from(token[2 * kp + 1]);
+        }
+    }
+}
+
+/// Tokens per register tile of [`dot_pairs`] (4 tokens x 2 row vectors: 8 i16 accumulators).
+#[cfg(target_arch = "x86_64")]
+const PAIR_TILE_TOKENS: usize = 4;
+
+/// One group of 32 rows against `T` tokens over `steps` weight pairs.
+///
+/// # Safety
+/// The CPU must support AVX2; `group` must be valid for `64 * steps` bytes and every pointer
+/// in `a` for `2 * steps` bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pair_tile_avx2<const T: usize>(
+    group: *const u8,
+    steps: usize,
+    a: [*const i8; T],
+    out: &mut [[i32; 32]; T],
+) {
+    let mut s = 0;
+    while s < steps {
+        let end = (s + FLUSH_CHUNKS).min(steps);
+        let mut acc = [[_mm256_setzero_si256(); 2]; T];
+        for p in s..end {
+            let w0 = _mm256_loadu_si256(group.add(64 * p).cast());
+            let w1 = _mm256_loadu_si256(group.add(64 * p + 32).cast());
+            for t in 0..T {
+                let pair = std::ptr::read_unaligned(a[t].add(2 * p).cast::<i16>());
+                let b = _mm256_set1_epi16(pair);
+                acc[t][0] = _mm256_add_epi16(acc[t][0], _mm256_maddubs_epi16(w0, b));
+                acc[t][1] = _mm256_add_epi16(acc[t][1], _mm256_maddubs_epi16(w1, b));
+            }
+        }
+        for t in 0..T {
+            for (v, lanes) in acc[t].iter().enumerate() {
+                let low = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(*lanes));
+                let high = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(*lanes, 1));
+                for (half, wide) in [low, high].into_iter().enumerate() {
+                    let dst = out[t].as_mut_ptr().add(16 * v + 8 * half).cast::<__m256i>();
+                    _mm256_storeu_si256(dst, _mm256_add_epi32(_mm256_loadu_si256(dst), wide));
+                }
+            }
+        }
+        s = end;
+    }
+}
+
 /// Tokens per register tile of the matrix-matrix loop (2 rows x 6 tokens: 12 i16 accumulators,
 /// 2 weight and 1 activation registers of the 16).
 #[cfg(target_arch = "x86_64")]

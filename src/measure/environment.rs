@@ -1,5 +1,6 @@
 //! The environment a sweep ran in: code version (and whether the build was optimized, which
-//! bitlab's own kernels' timings depend on), libtorch, CPU, threads, host and device.
+//! bitlab's own kernels' timings depend on), libtorch and its OpenMP wait policy, CPU, threads,
+//! host and device.
 use crate::store::Environment;
 use std::process::Command;
 
@@ -50,7 +51,11 @@ pub fn capture_environment(device: tch::Device, threads: usize) -> Environment {
                 "release"
             }
         ),
-        libtorch_version: env!("BITLAB_LIBTORCH_VERSION").to_string(),
+        libtorch_version: format!(
+            "{} (OpenMP wait policy: {})",
+            env!("BITLAB_LIBTORCH_VERSION"),
+            crate::kernels::omp_wait::omp_wait_policy()
+        ),
         cpu_model: cpu_model(),
         threads: threads as i64,
         host: host(),
