@@ -2,6 +2,6 @@
 mod cli;
 
 fn main() -> std::process::ExitCode {
-    bitlab::kernels::omp_wait::reexec_with_passive_omp_wait();
+    bitlab::kernels::omp_wait::reexec_with_short_omp_spin();
     cli::main()
 }

@@ -1,5 +1,5 @@
 //! The environment a sweep ran in: code version (and whether the build was optimized, which
-//! bitlab's own kernels' timings depend on), libtorch and its OpenMP wait policy, CPU, threads,
+//! bitlab's own kernels' timings depend on), libtorch and its OpenMP spin setting, CPU, threads,
 //! host and device.
 use crate::store::Environment;
 use std::process::Command;
@@ -52,9 +52,9 @@ pub fn capture_environment(device: tch::Device, threads: usize) -> Environment {
             }
         ),
         libtorch_version: format!(
-            "{} (OpenMP wait policy: {})",
+            "{} (OpenMP idle workers: {})",
             env!("BITLAB_LIBTORCH_VERSION"),
-            crate::kernels::omp_wait::omp_wait_policy()
+            crate::kernels::omp_wait::omp_spin_setting()
         ),
         cpu_model: cpu_model(),
         threads: threads as i64,
