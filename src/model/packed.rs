@@ -244,11 +244,7 @@ impl PackedBlockStack {
 
     /// Bytes the linear layers keep resident.
     pub fn resident_bytes(&self) -> usize {
-        self.blocks
-            .iter()
-            .flat_map(|b| b.linears())
-            .map(PackedLinear::resident_bytes)
-            .sum()
+        blocks_resident_bytes(&self.blocks)
     }
 
     /// Estimated picojoules per token of the linear layers' arithmetic
@@ -508,11 +504,7 @@ impl PackedClassifier {
     /// Bytes of quantized-layer weights kept resident (packed codes and scales, 16-bit copies,
     /// or fp32 values for schemes that run dequantized).
     pub fn resident_quantized_bytes(&self) -> usize {
-        self.blocks
-            .iter()
-            .flat_map(|b| b.linears())
-            .map(PackedLinear::resident_bytes)
-            .sum()
+        blocks_resident_bytes(&self.blocks)
     }
 
     /// Estimated picojoules per token of the quantized linear layers' arithmetic, in the
@@ -521,6 +513,15 @@ impl PackedClassifier {
     pub fn energy_estimate_pj_per_token(&self) -> f64 {
         blocks_energy_pj_per_token(&self.blocks)
     }
+}
+
+/// Bytes the blocks' linear layers keep resident.
+fn blocks_resident_bytes(blocks: &[PackedBlock]) -> usize {
+    blocks
+        .iter()
+        .flat_map(|b| b.linears())
+        .map(PackedLinear::resident_bytes)
+        .sum()
 }
 
 /// [`crate::measure::energy::matmul_energy_pj_per_token`] over the blocks' linear layers.

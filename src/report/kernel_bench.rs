@@ -124,13 +124,6 @@ fn trial_points(trial: &TrialRecord) -> Vec<KernelPoint> {
     ) else {
         return Vec::new();
     };
-    let stepped = |key: &str, tokens: i64| {
-        trial
-            .metrics
-            .iter()
-            .find(|m| m.key == key && m.step == Some(tokens))
-            .map(|m| m.value)
-    };
     let mut by_tokens: BTreeMap<i64, KernelPoint> = BTreeMap::new();
     for m in trial
         .measurements
@@ -150,9 +143,9 @@ fn trial_points(trial: &TrialRecord) -> Vec<KernelPoint> {
                 tokens,
                 median_ms: m.median,
                 p95_ms: m.p95,
-                gflops: stepped("gflops", tokens).unwrap_or(computed),
-                weight_gbps: stepped("weight_gbps", tokens),
-                speedup_vs_fp32: stepped("speedup_vs_fp32", tokens),
+                gflops: trial.metric_at("gflops", tokens).unwrap_or(computed),
+                weight_gbps: trial.metric_at("weight_gbps", tokens),
+                speedup_vs_fp32: trial.metric_at("speedup_vs_fp32", tokens),
                 residency: config["residency"]
                     .as_str()
                     .unwrap_or("unknown")

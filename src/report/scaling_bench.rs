@@ -94,13 +94,6 @@ fn trial_points(trial: &TrialRecord) -> Vec<ScalingPoint> {
     ) else {
         return Vec::new();
     };
-    let stepped = |key: &str, tokens: i64| {
-        trial
-            .metrics
-            .iter()
-            .find(|m| m.key == key && m.step == Some(tokens))
-            .map(|m| m.value)
-    };
     let mut by_tokens: BTreeMap<i64, ScalingPoint> = BTreeMap::new();
     for m in trial
         .measurements
@@ -119,9 +112,9 @@ fn trial_points(trial: &TrialRecord) -> Vec<ScalingPoint> {
                 tokens: m.seq_len,
                 median_ms: m.median,
                 p95_ms: m.p95,
-                speedup_vs_fp32: stepped("speedup_vs_fp32", m.seq_len),
+                speedup_vs_fp32: trial.metric_at("speedup_vs_fp32", m.seq_len),
                 resident_weight_bytes: bytes,
-                memory_ratio_vs_fp32: stepped("memory_ratio_vs_fp32", m.seq_len),
+                memory_ratio_vs_fp32: trial.metric_at("memory_ratio_vs_fp32", m.seq_len),
                 rss_growth_bytes: c["rss_growth_bytes"].as_u64(),
                 energy_estimate_pj_per_token: c["energy_estimate_pj_per_token"].as_f64(),
             },

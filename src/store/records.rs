@@ -167,6 +167,15 @@ impl TrialRecord {
             .find(|m| m.key == key && m.step.is_none())
             .map(|m| m.value)
     }
+
+    /// The value of metric `key` at `step` (an epoch, or a benchmark's token count), if
+    /// recorded.
+    pub fn metric_at(&self, key: &str, step: i64) -> Option<f64> {
+        self.metrics
+            .iter()
+            .find(|m| m.key == key && m.step == Some(step))
+            .map(|m| m.value)
+    }
 }
 
 /// Trial statuses, as stored in `trials.status`.
