@@ -2,10 +2,11 @@
 //! helpers per instruction set ([`avx2`], [`portable`]).
 //!
 //! Adding an instruction set (AVX-512 VNNI is next) takes: a token type proving the CPU has it
-//! (like [`Avx2Token`]), a [`Backend`] variant, one file here with its shared helpers and safe
-//! wrappers, and per ternary layout one row dot product and one unpack
-//! ([`super::ternary_layout::TernaryLayout`]); the dispatch on [`Backend`] lives in
-//! [`super::ternary_layout`] and [`super::tiled_matmat`].
+//! (like [`Avx2Token`]), a [`Backend`] variant, one file here with its loops trait (like
+//! [`avx2::Avx2Loops`]), shared helpers and safe wrappers, per ternary layout one
+//! implementation of that trait (a row dot product and an unpack, in the layout's folder), one
+//! more supertrait of [`super::TernaryLayout`], and its arms in the [`Backend`] dispatch of
+//! [`super::ternary_layout`] and `tiled_matmat`.
 pub mod avx2;
 pub mod portable;
 

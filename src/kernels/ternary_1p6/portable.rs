@@ -36,6 +36,7 @@ pub(super) fn decode(stored: u8) -> [u8; TRITS_PER_BYTE] {
 impl PortableLoops for TernaryBase3Layout {
     /// `sum_k t_k a_k` over one packed row (trits `t = w + 1`, block layout of
     /// [`super`]) and its padded activations offset to unsigned bytes (`a + 128`).
+    #[inline]
     fn dot_packed_row(packed: &[u8], a: &[u8]) -> i32 {
         debug_assert_eq!(packed.len() * TRITS_PER_BYTE, a.len());
         let mut sum = 0i32;
@@ -50,6 +51,7 @@ impl PortableLoops for TernaryBase3Layout {
     }
 
     /// Decodes whole blocks of one row to one trit byte (`w + 1`) per weight, in column order.
+    #[inline]
     fn unpack(packed: &[u8], out: &mut [u8]) {
         assert_eq!(
             packed.len() * TRITS_PER_BYTE,

@@ -7,6 +7,7 @@ use crate::kernels::isa::portable::PortableLoops;
 impl PortableLoops for Ternary2BitLayout {
     /// `sum_k code_k a_k` over one packed row (unsigned codes `w + 1`, block layout of
     /// [`super`]) and its padded activations.
+    #[inline]
     fn dot_packed_row(packed: &[u8], a: &[i8]) -> i32 {
         debug_assert_eq!(packed.len() * 4, a.len());
         let mut sum = 0i32;
@@ -22,6 +23,7 @@ impl PortableLoops for Ternary2BitLayout {
     }
 
     /// Unpacks whole blocks of one row to one code byte per weight, in column order.
+    #[inline]
     fn unpack(packed: &[u8], out: &mut [u8]) {
         assert_eq!(
             packed.len() * 4,
