@@ -88,6 +88,7 @@ impl<L: TernaryLayout> PackedTernary<L> {
         data.par_chunks_mut(row_len)
             .enumerate()
             .for_each(|(r, row)| {
+                const { assert!(L::WEIGHTS_PER_BYTE <= 8, "a byte holds at most 8 slots") };
                 let mut slots = [1u8; 8];
                 let slots = &mut slots[..L::WEIGHTS_PER_BYTE];
                 for (b, block) in row.chunks_exact_mut(L::BLOCK_BYTES).enumerate() {
