@@ -1,7 +1,8 @@
 //! Per-token 8-bit activation quantization for the integer kernels, exactly BitNet b1.58's
 //! (Ma et al., 2024, "Training Tips, Code and FAQ"): `s = 127 / max|x|.clamp(min=1e-5)`,
 //! `q = clamp(round(x * s), -128, 127)`, computed in f32 with round-half-to-even like libtorch,
-//! so the codes equal those of [`crate::quant::int8::quantize_activation_int8_per_token`].
+//! so the codes equal those of the QAT fake quantizer (quant's
+//! `int8::quantize_activation_int8_per_token`; quant's tests cross-check the two).
 //!
 //! Each token's codes are padded with zeros to the kernel's block multiple, so padded weight
 //! codes contribute nothing; the per-token code sum is kept for the `(w + 1)` code trick
@@ -162,8 +163,7 @@ unsafe fn quantize_token_avx2_inner(token: &[f32], out: &mut [i8]) -> (f32, i32)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quant::int8::quantize_activation_int8_per_token;
-    use tch::{Kind, Tensor};
+    use crate::kernels::reference::{random_input, reference_activations};
 
     #[test]
     fn every_backend_quantizes_identically_including_ties_nan_and_tails() {
@@ -219,30 +219,21 @@ mod tests {
     }
 
     #[test]
-    fn codes_match_the_qat_fake_quantizer() {
-        tch::manual_seed(3);
+    fn codes_match_the_plain_reference_quantizer_and_padding_is_zero() {
         let (n, k) = (5, 37);
-        let x = Tensor::randn([n, k], (Kind::Float, tch::Device::Cpu)) * 3.0;
-        let values = Vec::<f32>::try_from(&x.flatten(0, -1)).unwrap();
-        let q =
-            QuantizedActivations::quantize(&values, n as usize, k as usize, 32, Backend::Portable);
-        assert_eq!(q.padded_k, 64);
-        let fake =
-            Vec::<f32>::try_from(&quantize_activation_int8_per_token(&x).flatten(0, -1)).unwrap();
-        for t in 0..n as usize {
-            let token = q.token(t);
-            assert!(
-                token[k as usize..].iter().all(|&c| c == 0),
-                "padding is zero"
-            );
-            assert_eq!(q.sums[t], token.iter().map(|&c| i32::from(c)).sum::<i32>());
-            for i in 0..k as usize {
-                let expected = fake[t * k as usize + i];
-                let got = f32::from(token[i]) / q.scales[t];
-                assert!(
-                    (got - expected).abs() <= 1e-6 * expected.abs().max(1.0),
-                    "{got} {expected}"
-                );
+        let x = random_input(n, k, 3);
+        let expected = reference_activations(&x, k);
+        for backend in Backend::available() {
+            let q = QuantizedActivations::quantize(&x, n, k, 32, backend);
+            assert_eq!(q.padded_k, 64);
+            for t in 0..n {
+                let token = q.token(t);
+                assert!(token[k..].iter().all(|&c| c == 0), "padding is zero");
+                assert_eq!(q.sums[t], token.iter().map(|&c| i32::from(c)).sum::<i32>());
+                for i in 0..k {
+                    let got = f32::from(token[i]) / q.scales[t];
+                    assert_eq!(got, expected[t * k + i], "token {t}, value {i}");
+                }
             }
         }
     }

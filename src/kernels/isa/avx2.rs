@@ -1,4 +1,9 @@
-//! AVX2 inner loops of the 2-bit ternary kernels.
+//! AVX2 code of the ternary kernels: the loops every layout implements ([`Avx2Loops`]), the
+//! matrix-vector row skeleton they share ([`packed_row_dot`]), the safe wrappers around them
+//! ([`dot_packed_rows`], [`unpack`]), the register-tiled dot products of
+//! unpacked codes of the matrix-matrix paths ([`dot_codes_tile`], [`dot_pairs`]) and the
+//! horizontal sum [`hsum_epi32`] (BitNet b1.58 ternary weights, Ma et al. 2024, in the
+//! `maddubs` route of bitnet.cpp's I2_S and ggml's TQ2_0 kernels).
 //!
 //! `_mm256_maddubs_epi16` multiplies 32 unsigned bytes (the codes `w + 1` in {0, 1, 2}) by 32
 //! signed bytes (int8 activations in [-128, 127]) and adds adjacent pairs into 16 i16 lanes; a
@@ -10,33 +15,112 @@
 //! Every function here is safe to call: it takes an [`Avx2Token`] (proof that the CPU has AVX2)
 //! and checks slice lengths before the `unsafe` loop reads through raw pointers. On other
 //! architectures the token cannot exist and the functions defer to the portable loops.
-#[cfg(target_arch = "x86_64")]
-use super::ternary_2bit::{BLOCK, BLOCK_BYTES};
 #[cfg(not(target_arch = "x86_64"))]
-use super::ternary_portable;
+use super::portable;
 use super::Avx2Token;
+use crate::kernels::ternary_layout::{TernaryFormat, TernaryLayout};
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
 /// 32-byte steps accumulated in i16 before widening to i32 (see the module docs).
 #[cfg(target_arch = "x86_64")]
 const FLUSH_CHUNKS: usize = 32;
-/// Packed blocks accumulated in i16 by the matrix-vector loop: each of its two accumulators
-/// takes two products per block, so 16 blocks give |sum| <= 16 * 2 * 512 = 16384.
-#[cfg(target_arch = "x86_64")]
-const FLUSH_BLOCKS: usize = 16;
 
-/// `out[r] = sum_k code_rk a_k` for consecutive packed rows of `row_len` bytes each, with
-/// software prefetch ahead through the rows (hardware prefetchers stop at 4 KiB pages, and a
-/// 16384-wide row is exactly one page).
-pub(super) fn dot_packed_rows(
+/// Bytes the matrix-vector loops prefetch ahead of the block they read.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const PREFETCH_AHEAD: usize = 2048;
+
+/// A ternary layout's AVX2 inner loops. Their safe entry points are [`dot_packed_rows`] and
+/// [`unpack`], which check the contracts below. (On other architectures the trait has no
+/// methods and every layout has it.)
+pub trait Avx2Loops: TernaryFormat {
+    /// `sum_k c_k a_k` over the packed row `all[start..start + len]` (codes `c = w + 1`) and
+    /// its activations in the layout's form, prefetching ahead within `all`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2; `start + len <= all.len()`, `len` is a multiple of
+    /// `BLOCK_BYTES` and `a.len() >= WEIGHTS_PER_BYTE * len`.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn dot_packed_row_avx2(
+        all: &[u8],
+        start: usize,
+        len: usize,
+        a: &[Self::Activation],
+    ) -> i32;
+
+    /// Unpacks whole blocks of one row to one code byte `w + 1` per weight, in column order.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2; `packed.len()` is a multiple of `BLOCK_BYTES` and
+    /// `out.len() >= WEIGHTS_PER_BYTE * packed.len()`.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn unpack_avx2(packed: &[u8], out: &mut [u8]);
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+impl<L: TernaryFormat> Avx2Loops for L {}
+
+/// The matrix-vector row loop every layout's AVX2 dot product runs, a macro so that it expands
+/// inside the layout's `#[target_feature(enable = "avx2")]` function, with the layout's
+/// constants and block body, into the same instructions as if written out there (a closure
+/// would not be sure to inherit the target feature).
+///
+/// `packed_row_dot!(all, start, len, block_bytes, flush, |i, bytes| body)` walks the
+/// `len / block_bytes` blocks of the packed row `all[start..start + len]`: every second block
+/// it prefetches [`PREFETCH_AHEAD`] bytes ahead (clamped to `all`), loads block `i`'s 32 bytes
+/// as `bytes` and adds the two i16 vectors `body` returns into two accumulators; after at most
+/// `flush` blocks (the layout's bound against i16 overflow) it widens both into i32 lanes with
+/// `_mm256_madd_epi16` by 1. Evaluates to the i32 lanes; the caller reduces them with
+/// [`hsum_epi32`]. Must run inside an `unsafe` AVX2 function that guarantees the reads.
+#[cfg(target_arch = "x86_64")]
+macro_rules! packed_row_dot {
+    ($all:expr, $start:expr, $len:expr, $block_bytes:expr, $flush:expr,
+     |$i:ident, $bytes:ident| $body:expr) => {{
+        use std::arch::x86_64::*;
+        let (all, start): (&[u8], usize) = ($all, $start);
+        let ones = _mm256_set1_epi16(1);
+        let blocks = $len / $block_bytes;
+        let last_line = all.len().saturating_sub(1);
+        let w = all.as_ptr().add(start);
+        let mut acc32 = _mm256_setzero_si256();
+        let mut b = 0;
+        while b < blocks {
+            let end = (b + $flush).min(blocks);
+            let (mut first, mut second) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for $i in b..end {
+                if $i % 2 == 0 {
+                    let ahead =
+                        (start + $i * $block_bytes + $crate::kernels::isa::avx2::PREFETCH_AHEAD)
+                            .min(last_line);
+                    _mm_prefetch::<_MM_HINT_T0>(all.as_ptr().add(ahead).cast());
+                }
+                let $bytes = _mm256_loadu_si256(w.add($i * $block_bytes).cast());
+                let (p, q) = $body;
+                first = _mm256_add_epi16(first, p);
+                second = _mm256_add_epi16(second, q);
+            }
+            acc32 = _mm256_add_epi32(acc32, _mm256_madd_epi16(first, ones));
+            acc32 = _mm256_add_epi32(acc32, _mm256_madd_epi16(second, ones));
+            b = end;
+        }
+        acc32
+    }};
+}
+#[cfg(target_arch = "x86_64")]
+pub(crate) use packed_row_dot;
+
+/// `out[r] = sum_k c_rk a_k` for consecutive packed rows of `row_len` bytes each in layout `L`
+/// (codes `c = w + 1`, activations in the layout's form), with software prefetch ahead through
+/// the rows (hardware prefetchers stop at 4 KiB pages, and a 16384-wide row is exactly one
+/// page).
+pub(crate) fn dot_packed_rows<L: TernaryLayout>(
     _cpu: Avx2Token,
     packed: &[u8],
     row_len: usize,
-    a: &[i8],
+    a: &[L::Activation],
     out: &mut [i32],
 ) {
-    assert!(row_len % super::ternary_2bit::BLOCK_BYTES == 0 && row_len * 4 == a.len());
+    assert!(row_len % L::BLOCK_BYTES == 0 && row_len * L::WEIGHTS_PER_BYTE == a.len());
     assert_eq!(
         packed.len(),
         row_len * out.len(),
@@ -46,34 +130,37 @@ pub(super) fn dot_packed_rows(
         #[cfg(target_arch = "x86_64")]
         {
             // SAFETY: AVX2 proven by `_cpu`; reads row `r` (`row_len` bytes, inside `packed` by
-            // the assertion above) and `4 * row_len` bytes of `a`; prefetch addresses are
-            // clamped to `packed` (and prefetching never faults anyway).
-            *o = unsafe { dot_packed_row_prefetch_avx2(packed, r * row_len, row_len, a) };
+            // the assertion above) and `WEIGHTS_PER_BYTE * row_len` activations of `a`, the
+            // length asserted above; prefetch addresses are clamped to `packed` (and
+            // prefetching never faults anyway).
+            *o = unsafe { L::dot_packed_row_avx2(packed, r * row_len, row_len, a) };
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            *o = ternary_portable::dot_packed_row(&packed[r * row_len..(r + 1) * row_len], a);
+            *o = L::dot_packed_row(&packed[r * row_len..(r + 1) * row_len], a);
         }
     }
 }
 
-/// Unpacks whole blocks of one row to one code byte per weight (see
-/// [`super::ternary_portable::unpack`]).
-pub(super) fn unpack(_cpu: Avx2Token, packed: &[u8], out: &mut [u8]) {
+/// Unpacks whole blocks of one row in layout `L` to one code byte (`w + 1`) per weight, in
+/// column order (see [`TernaryLayout::unpack`]).
+pub(crate) fn unpack<L: TernaryLayout>(_cpu: Avx2Token, packed: &[u8], out: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
     {
-        assert!(packed.len() % BLOCK_BYTES == 0 && packed.len() * 4 == out.len());
-        // SAFETY: AVX2 proven by `_cpu`; reads `packed.len()` bytes and writes `4 *
-        // packed.len()` bytes of `out`, the lengths asserted above.
-        unsafe { unpack_avx2(packed, out) }
+        assert!(
+            packed.len() % L::BLOCK_BYTES == 0 && packed.len() * L::WEIGHTS_PER_BYTE == out.len()
+        );
+        // SAFETY: AVX2 proven by `_cpu`; reads `packed.len()` bytes and writes
+        // `WEIGHTS_PER_BYTE * packed.len()` bytes of `out`, the lengths asserted above.
+        unsafe { L::unpack_avx2(packed, out) }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    ternary_portable::unpack(packed, out)
+    L::unpack(packed, out)
 }
 
 /// `dots[r * a.len() + t] = sum_k w[r][k] a[t][k]` for unpacked codes and activations of one
 /// common length, a multiple of 32; runs 2-row x 4-token register tiles (smaller at the edges).
-pub(super) fn dot_codes_tile(_cpu: Avx2Token, w: &[&[u8]], a: &[&[i8]], dots: &mut [i32]) {
+pub(crate) fn dot_codes_tile(_cpu: Avx2Token, w: &[&[u8]], a: &[&[i8]], dots: &mut [i32]) {
     #[cfg(target_arch = "x86_64")]
     {
         assert_eq!(dots.len(), w.len() * a.len(), "one dot per row and token");
@@ -119,16 +206,16 @@ pub(super) fn dot_codes_tile(_cpu: Avx2Token, w: &[&[u8]], a: &[&[i8]], dots: &m
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    ternary_portable::dot_codes_tile(w, a, dots)
+    portable::dot_codes_tile(w, a, dots)
 }
 
 /// `dots[t * padded_rows + r] = sum_k code[r][k] a[t][k]` for codes in the pair-interleaved
-/// layout of [`super::pair_matmat`] (`[group][k / 2][32][2]`, `padded_rows = pairs.len() / k`)
+/// layout of [`crate::kernels::pair_matmat`] (`[group][k / 2][32][2]`, `padded_rows = pairs.len() / k`)
 /// and `a.len()` tokens of `k` activations each. Each step multiplies 16 rows' weight pair by a
 /// broadcast activation pair; i16 lanes take at most [`FLUSH_CHUNKS`] steps (|sum| <= 32 *
 /// 512) before they are sign-extended into `dots`.
-pub(super) fn dot_pairs(_cpu: Avx2Token, pairs: &[u8], k: usize, a: &[&[i8]], dots: &mut [i32]) {
-    use super::pair_matmat::PAIR_ROWS;
+pub(crate) fn dot_pairs(_cpu: Avx2Token, pairs: &[u8], k: usize, a: &[&[i8]], dots: &mut [i32]) {
+    use crate::kernels::pair_matmat::PAIR_ROWS;
     assert!(
         k % 2 == 0 && k > 0,
         "an even, positive number of weights per row"
@@ -233,77 +320,6 @@ unsafe fn pair_tile_avx2<const T: usize>(
 #[cfg(target_arch = "x86_64")]
 const TILE_TOKENS: usize = 6;
 
-/// Bytes the matrix-vector loop prefetches ahead of the block it reads.
-#[cfg(target_arch = "x86_64")]
-const PREFETCH_AHEAD: usize = 2048;
-
-/// `sum_k code_k a_k` over the packed row `all[start..start + len]`, prefetching up to
-/// [`PREFETCH_AHEAD`] bytes ahead within `all`.
-///
-/// # Safety
-/// The CPU must support AVX2; `start + len <= all.len()`, `len` is a multiple of
-/// [`BLOCK_BYTES`] and `a.len() >= 4 * len`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn dot_packed_row_prefetch_avx2(all: &[u8], start: usize, len: usize, a: &[i8]) -> i32 {
-    let mask = _mm256_set1_epi8(0b11);
-    let ones = _mm256_set1_epi16(1);
-    let blocks = len / BLOCK_BYTES;
-    let last_line = all.len().saturating_sub(1);
-    let (w, a) = (all.as_ptr().add(start), a.as_ptr());
-    let mut acc32 = _mm256_setzero_si256();
-    let mut b = 0;
-    while b < blocks {
-        let end = (b + FLUSH_BLOCKS).min(blocks);
-        let (mut low, mut high) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-        for i in b..end {
-            if i % 2 == 0 {
-                let ahead = (start + i * BLOCK_BYTES + PREFETCH_AHEAD).min(last_line);
-                _mm_prefetch::<_MM_HINT_T0>(all.as_ptr().add(ahead).cast());
-            }
-            let bytes = _mm256_loadu_si256(w.add(i * BLOCK_BYTES).cast());
-            let act = a.add(i * BLOCK);
-            let c0 = _mm256_and_si256(bytes, mask);
-            let c1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 2), mask);
-            let c2 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask);
-            let c3 = _mm256_and_si256(_mm256_srli_epi16(bytes, 6), mask);
-            let p0 = _mm256_maddubs_epi16(c0, _mm256_loadu_si256(act.cast()));
-            let p1 = _mm256_maddubs_epi16(c1, _mm256_loadu_si256(act.add(32).cast()));
-            let p2 = _mm256_maddubs_epi16(c2, _mm256_loadu_si256(act.add(64).cast()));
-            let p3 = _mm256_maddubs_epi16(c3, _mm256_loadu_si256(act.add(96).cast()));
-            low = _mm256_add_epi16(low, _mm256_add_epi16(p0, p1));
-            high = _mm256_add_epi16(high, _mm256_add_epi16(p2, p3));
-        }
-        acc32 = _mm256_add_epi32(acc32, _mm256_madd_epi16(low, ones));
-        acc32 = _mm256_add_epi32(acc32, _mm256_madd_epi16(high, ones));
-        b = end;
-    }
-    hsum_epi32(acc32)
-}
-
-/// # Safety
-/// The CPU must support AVX2; `out.len() >= 4 * packed.len()` and `packed.len()` is a multiple
-/// of [`BLOCK_BYTES`].
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn unpack_avx2(packed: &[u8], out: &mut [u8]) {
-    let mask = _mm256_set1_epi8(0b11);
-    let (w, o) = (packed.as_ptr(), out.as_mut_ptr());
-    for i in 0..packed.len() / BLOCK_BYTES {
-        let bytes = _mm256_loadu_si256(w.add(i * BLOCK_BYTES).cast());
-        let dst = o.add(i * BLOCK);
-        for p in 0..4 {
-            let shifted = match p {
-                0 => bytes,
-                1 => _mm256_srli_epi16(bytes, 2),
-                2 => _mm256_srli_epi16(bytes, 4),
-                _ => _mm256_srli_epi16(bytes, 6),
-            };
-            _mm256_storeu_si256(dst.add(32 * p).cast(), _mm256_and_si256(shifted, mask));
-        }
-    }
-}
-
 /// An `R x T` register tile of dot products over `32 * chunks` bytes.
 ///
 /// # Safety
@@ -350,9 +366,13 @@ unsafe fn tile_avx2<const R: usize, const T: usize>(
 }
 
 /// Sum of the eight i32 lanes.
+///
+/// # Safety
+/// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn hsum_epi32(v: __m256i) -> i32 {
+#[inline]
+pub(crate) unsafe fn hsum_epi32(v: __m256i) -> i32 {
     let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
     let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
