@@ -31,7 +31,6 @@ const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
     ("model", "measure", "item 2: energy accounting moves below model"),
     ("quant", "experiment", "item 6/3: quantizer settings move into quant"),
     ("measure", "report", "item 1: the store owns the result vocabulary"),
-    ("kernels", "quant", "item 4: kernels take plain data"),
     ("kernels", "measure", "item 5: benchmarks move to a bench module"),
     ("kernels", "store", "item 5: benchmarks move to a bench module"),
     ("kernels", "report", "item 5: benchmarks move to a bench module"),
