@@ -113,51 +113,56 @@ fn quantize_token_avx2(_cpu: Avx2Token, token: &[f32], out: &mut [i8]) -> (f32, 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn quantize_token_avx2_inner(token: &[f32], out: &mut [i8]) -> (f32, i32) {
-    use std::arch::x86_64::*;
-    let len = token.len();
-    let full = len / 32 * 32;
-    let sign = _mm256_set1_ps(-0.0);
-    // max(|v|, m) keeps m when v is NaN, like f32::max.
-    let mut m = _mm256_setzero_ps();
-    for i in (0..len / 8 * 8).step_by(8) {
-        let v = _mm256_loadu_ps(token.as_ptr().add(i));
-        m = _mm256_max_ps(_mm256_andnot_ps(sign, v), m);
+    // SAFETY: the caller upholds this function's safety contract in its doc comment (the CPU has AVX2, checked
+    // by the token of the safe wrapper that calls it, and the lengths it states), which is what
+    // every load, store and pointer offset below relies on.
+    unsafe {
+        use std::arch::x86_64::*;
+        let len = token.len();
+        let full = len / 32 * 32;
+        let sign = _mm256_set1_ps(-0.0);
+        // max(|v|, m) keeps m when v is NaN, like f32::max.
+        let mut m = _mm256_setzero_ps();
+        for i in (0..len / 8 * 8).step_by(8) {
+            let v = _mm256_loadu_ps(token.as_ptr().add(i));
+            m = _mm256_max_ps(_mm256_andnot_ps(sign, v), m);
+        }
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), m);
+        let absmax = token[len / 8 * 8..]
+            .iter()
+            .chain(&lanes)
+            .fold(0f32, |m, v| m.max(v.abs()));
+        let scale = 127.0f32 / absmax.max(ABSMAX_FLOOR);
+        let s = _mm256_set1_ps(scale);
+        let ones = _mm256_set1_epi16(1);
+        let mut sum = _mm256_setzero_si256();
+        let to_i32 = |i: usize| {
+            let v = _mm256_mul_ps(_mm256_loadu_ps(token.as_ptr().add(i)), s);
+            let v = _mm256_and_ps(v, _mm256_cmp_ps::<_CMP_ORD_Q>(v, v));
+            _mm256_cvtps_epi32(v)
+        };
+        for i in (0..full).step_by(32) {
+            let (a, b, c, d) = (to_i32(i), to_i32(i + 8), to_i32(i + 16), to_i32(i + 24));
+            // packs interleave 128-bit lanes; the permute restores value order.
+            let ab = _mm256_packs_epi32(a, b);
+            let cd = _mm256_packs_epi32(c, d);
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_add_epi16(ab, cd), ones));
+            let bytes = _mm256_permutevar8x32_epi32(
+                _mm256_packs_epi16(ab, cd),
+                _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7),
+            );
+            _mm256_storeu_si256(out.as_mut_ptr().add(i).cast(), bytes);
+        }
+        let mut total = [0i32; 8];
+        _mm256_storeu_si256(total.as_mut_ptr().cast(), sum);
+        let mut sum: i32 = total.iter().sum();
+        for (q, &v) in out[full..].iter_mut().zip(&token[full..]) {
+            *q = round_half_even(v * scale).clamp(-128.0, 127.0) as i8;
+            sum += i32::from(*q);
+        }
+        (scale, sum)
     }
-    let mut lanes = [0f32; 8];
-    _mm256_storeu_ps(lanes.as_mut_ptr(), m);
-    let absmax = token[len / 8 * 8..]
-        .iter()
-        .chain(&lanes)
-        .fold(0f32, |m, v| m.max(v.abs()));
-    let scale = 127.0f32 / absmax.max(ABSMAX_FLOOR);
-    let s = _mm256_set1_ps(scale);
-    let ones = _mm256_set1_epi16(1);
-    let mut sum = _mm256_setzero_si256();
-    let to_i32 = |i: usize| {
-        let v = _mm256_mul_ps(_mm256_loadu_ps(token.as_ptr().add(i)), s);
-        let v = _mm256_and_ps(v, _mm256_cmp_ps::<_CMP_ORD_Q>(v, v));
-        _mm256_cvtps_epi32(v)
-    };
-    for i in (0..full).step_by(32) {
-        let (a, b, c, d) = (to_i32(i), to_i32(i + 8), to_i32(i + 16), to_i32(i + 24));
-        // packs interleave 128-bit lanes; the permute restores value order.
-        let ab = _mm256_packs_epi32(a, b);
-        let cd = _mm256_packs_epi32(c, d);
-        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_add_epi16(ab, cd), ones));
-        let bytes = _mm256_permutevar8x32_epi32(
-            _mm256_packs_epi16(ab, cd),
-            _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7),
-        );
-        _mm256_storeu_si256(out.as_mut_ptr().add(i).cast(), bytes);
-    }
-    let mut total = [0i32; 8];
-    _mm256_storeu_si256(total.as_mut_ptr().cast(), sum);
-    let mut sum: i32 = total.iter().sum();
-    for (q, &v) in out[full..].iter_mut().zip(&token[full..]) {
-        *q = round_half_even(v * scale).clamp(-128.0, 127.0) as i8;
-        sum += i32::from(*q);
-    }
-    (scale, sum)
 }
 
 #[cfg(test)]

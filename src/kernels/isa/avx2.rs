@@ -287,31 +287,36 @@ unsafe fn pair_tile_avx2<const T: usize>(
     a: [*const i8; T],
     out: &mut [[i32; 32]; T],
 ) {
-    let mut s = 0;
-    while s < steps {
-        let end = (s + FLUSH_CHUNKS).min(steps);
-        let mut acc = [[_mm256_setzero_si256(); 2]; T];
-        for p in s..end {
-            let w0 = _mm256_loadu_si256(group.add(64 * p).cast());
-            let w1 = _mm256_loadu_si256(group.add(64 * p + 32).cast());
-            for t in 0..T {
-                let pair = std::ptr::read_unaligned(a[t].add(2 * p).cast::<i16>());
-                let b = _mm256_set1_epi16(pair);
-                acc[t][0] = _mm256_add_epi16(acc[t][0], _mm256_maddubs_epi16(w0, b));
-                acc[t][1] = _mm256_add_epi16(acc[t][1], _mm256_maddubs_epi16(w1, b));
-            }
-        }
-        for t in 0..T {
-            for (v, lanes) in acc[t].iter().enumerate() {
-                let low = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(*lanes));
-                let high = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(*lanes, 1));
-                for (half, wide) in [low, high].into_iter().enumerate() {
-                    let dst = out[t].as_mut_ptr().add(16 * v + 8 * half).cast::<__m256i>();
-                    _mm256_storeu_si256(dst, _mm256_add_epi32(_mm256_loadu_si256(dst), wide));
+    // SAFETY: the caller upholds this function's safety contract in its doc comment (the CPU has AVX2, checked
+    // by the token of the safe wrapper that calls it, and the lengths it states), which is what
+    // every load, store and pointer offset below relies on.
+    unsafe {
+        let mut s = 0;
+        while s < steps {
+            let end = (s + FLUSH_CHUNKS).min(steps);
+            let mut acc = [[_mm256_setzero_si256(); 2]; T];
+            for p in s..end {
+                let w0 = _mm256_loadu_si256(group.add(64 * p).cast());
+                let w1 = _mm256_loadu_si256(group.add(64 * p + 32).cast());
+                for t in 0..T {
+                    let pair = std::ptr::read_unaligned(a[t].add(2 * p).cast::<i16>());
+                    let b = _mm256_set1_epi16(pair);
+                    acc[t][0] = _mm256_add_epi16(acc[t][0], _mm256_maddubs_epi16(w0, b));
+                    acc[t][1] = _mm256_add_epi16(acc[t][1], _mm256_maddubs_epi16(w1, b));
                 }
             }
+            for t in 0..T {
+                for (v, lanes) in acc[t].iter().enumerate() {
+                    let low = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(*lanes));
+                    let high = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(*lanes, 1));
+                    for (half, wide) in [low, high].into_iter().enumerate() {
+                        let dst = out[t].as_mut_ptr().add(16 * v + 8 * half).cast::<__m256i>();
+                        _mm256_storeu_si256(dst, _mm256_add_epi32(_mm256_loadu_si256(dst), wide));
+                    }
+                }
+            }
+            s = end;
         }
-        s = end;
     }
 }
 
@@ -331,38 +336,45 @@ unsafe fn tile_avx2<const R: usize, const T: usize>(
     a: [*const i8; T],
     chunks: usize,
 ) -> [[i32; T]; R] {
-    let ones = _mm256_set1_epi16(1);
-    let mut acc32 = [[_mm256_setzero_si256(); T]; R];
-    let mut c = 0;
-    while c < chunks {
-        let end = (c + FLUSH_CHUNKS).min(chunks);
-        let mut acc16 = [[_mm256_setzero_si256(); T]; R];
-        for i in c..end {
-            let mut wv = [_mm256_setzero_si256(); R];
-            for r in 0..R {
-                wv[r] = _mm256_loadu_si256(w[r].add(32 * i).cast());
-            }
-            for t in 0..T {
-                let av = _mm256_loadu_si256(a[t].add(32 * i).cast());
+    // SAFETY: the caller upholds this function's safety contract in its doc comment (the CPU has AVX2, checked
+    // by the token of the safe wrapper that calls it, and the lengths it states), which is what
+    // every load, store and pointer offset below relies on.
+    unsafe {
+        let ones = _mm256_set1_epi16(1);
+        let mut acc32 = [[_mm256_setzero_si256(); T]; R];
+        let mut c = 0;
+        while c < chunks {
+            let end = (c + FLUSH_CHUNKS).min(chunks);
+            let mut acc16 = [[_mm256_setzero_si256(); T]; R];
+            for i in c..end {
+                let mut wv = [_mm256_setzero_si256(); R];
                 for r in 0..R {
-                    acc16[r][t] = _mm256_add_epi16(acc16[r][t], _mm256_maddubs_epi16(wv[r], av));
+                    wv[r] = _mm256_loadu_si256(w[r].add(32 * i).cast());
+                }
+                for t in 0..T {
+                    let av = _mm256_loadu_si256(a[t].add(32 * i).cast());
+                    for r in 0..R {
+                        acc16[r][t] =
+                            _mm256_add_epi16(acc16[r][t], _mm256_maddubs_epi16(wv[r], av));
+                    }
                 }
             }
+            for r in 0..R {
+                for t in 0..T {
+                    acc32[r][t] =
+                        _mm256_add_epi32(acc32[r][t], _mm256_madd_epi16(acc16[r][t], ones));
+                }
+            }
+            c = end;
         }
+        let mut out = [[0i32; T]; R];
         for r in 0..R {
             for t in 0..T {
-                acc32[r][t] = _mm256_add_epi32(acc32[r][t], _mm256_madd_epi16(acc16[r][t], ones));
+                out[r][t] = hsum_epi32(acc32[r][t]);
             }
         }
-        c = end;
+        out
     }
-    let mut out = [[0i32; T]; R];
-    for r in 0..R {
-        for t in 0..T {
-            out[r][t] = hsum_epi32(acc32[r][t]);
-        }
-    }
-    out
 }
 
 /// Sum of the eight i32 lanes.

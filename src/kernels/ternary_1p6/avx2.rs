@@ -46,7 +46,9 @@ macro_rules! times3 {
     ($n:expr) => {{
         let n = $n;
         let mut m = _mm256_add_epi8(_mm256_add_epi8(n, n), n);
-        // SAFETY: an empty instruction template; the register is returned unchanged.
+        // SAFETY: an empty instruction template; the register is returned unchanged. (Unused
+        // where the macro expands inside an unsafe block already.)
+        #[allow(unused_unsafe)]
         unsafe {
             std::arch::asm!("/* {0} */", inout(ymm_reg) m, options(pure, nomem, nostack, preserves_flags));
         }
@@ -73,32 +75,37 @@ impl Avx2Loops for TernaryBase3Layout {
     /// [`BLOCK_BYTES`] and `a.len() >= 5 * len`.
     #[target_feature(enable = "avx2")]
     unsafe fn dot_packed_row_avx2(all: &[u8], start: usize, len: usize, a: &[u8]) -> i32 {
-        let low = _mm256_set1_epi8(-43);
-        let high = _mm256_set1_epi8(42);
-        let a = a.as_ptr();
-        let acc32 = packed_row_dot!(all, start, len, BLOCK_BYTES, FLUSH_BLOCKS, |i, n0| {
-            let n1 = times3!(n0);
-            let n2 = times3!(n1);
-            let n3 = times3!(n2);
-            let n4 = times3!(n3);
-            let act = a.add(i * BLOCK);
-            macro_rules! product {
-                ($j:literal, $n:expr) => {
-                    _mm256_maddubs_epi16(
-                        _mm256_loadu_si256(act.add(32 * $j).cast()),
-                        neg_trits!($n, low, high),
-                    )
-                };
-            }
-            let (p0, p1, p2) = (product!(0, n0), product!(1, n1), product!(2, n2));
-            let (p3, p4) = (product!(3, n3), product!(4, n4));
-            (
-                _mm256_add_epi16(_mm256_add_epi16(p0, p1), p2),
-                _mm256_add_epi16(p3, p4),
-            )
-        });
-        // The lanes hold sum (-t)(a + 128).
-        -hsum_epi32(acc32)
+        // SAFETY: the caller upholds this function's safety contract in its doc comment (the CPU has AVX2, checked
+        // by the token of the safe wrapper that calls it, and the lengths it states), which is what
+        // every load, store and pointer offset below relies on.
+        unsafe {
+            let low = _mm256_set1_epi8(-43);
+            let high = _mm256_set1_epi8(42);
+            let a = a.as_ptr();
+            let acc32 = packed_row_dot!(all, start, len, BLOCK_BYTES, FLUSH_BLOCKS, |i, n0| {
+                let n1 = times3!(n0);
+                let n2 = times3!(n1);
+                let n3 = times3!(n2);
+                let n4 = times3!(n3);
+                let act = a.add(i * BLOCK);
+                macro_rules! product {
+                    ($j:literal, $n:expr) => {
+                        _mm256_maddubs_epi16(
+                            _mm256_loadu_si256(act.add(32 * $j).cast()),
+                            neg_trits!($n, low, high),
+                        )
+                    };
+                }
+                let (p0, p1, p2) = (product!(0, n0), product!(1, n1), product!(2, n2));
+                let (p3, p4) = (product!(3, n3), product!(4, n4));
+                (
+                    _mm256_add_epi16(_mm256_add_epi16(p0, p1), p2),
+                    _mm256_add_epi16(p3, p4),
+                )
+            });
+            // The lanes hold sum (-t)(a + 128).
+            -hsum_epi32(acc32)
+        }
     }
 
     /// Decodes whole blocks to one trit byte per weight: five trit planes of each 32-byte load.
@@ -108,17 +115,22 @@ impl Avx2Loops for TernaryBase3Layout {
     /// multiple of [`BLOCK_BYTES`].
     #[target_feature(enable = "avx2")]
     unsafe fn unpack_avx2(packed: &[u8], out: &mut [u8]) {
-        let low = _mm256_set1_epi8(-43);
-        let high = _mm256_set1_epi8(42);
-        let zero = _mm256_setzero_si256();
-        let (w, o) = (packed.as_ptr(), out.as_mut_ptr());
-        for i in 0..packed.len() / BLOCK_BYTES {
-            let mut n = _mm256_loadu_si256(w.add(i * BLOCK_BYTES).cast());
-            let dst = o.add(i * BLOCK);
-            for j in 0..5 {
-                let trits = _mm256_sub_epi8(zero, neg_trits!(n, low, high));
-                _mm256_storeu_si256(dst.add(32 * j).cast(), trits);
-                n = times3!(n);
+        // SAFETY: the caller upholds this function's safety contract in its doc comment (the CPU has AVX2, checked
+        // by the token of the safe wrapper that calls it, and the lengths it states), which is what
+        // every load, store and pointer offset below relies on.
+        unsafe {
+            let low = _mm256_set1_epi8(-43);
+            let high = _mm256_set1_epi8(42);
+            let zero = _mm256_setzero_si256();
+            let (w, o) = (packed.as_ptr(), out.as_mut_ptr());
+            for i in 0..packed.len() / BLOCK_BYTES {
+                let mut n = _mm256_loadu_si256(w.add(i * BLOCK_BYTES).cast());
+                let dst = o.add(i * BLOCK);
+                for j in 0..5 {
+                    let trits = _mm256_sub_epi8(zero, neg_trits!(n, low, high));
+                    _mm256_storeu_si256(dst.add(32 * j).cast(), trits);
+                    n = times3!(n);
+                }
             }
         }
     }
