@@ -10,7 +10,7 @@
 //! user declares a dataset with a manifest whose `[source]` is a CSV (see `datasets/README.md`).
 mod batching;
 pub(crate) mod checksum;
-mod csv_files;
+pub mod csv_files;
 mod dataset;
 pub(crate) mod fetch;
 mod listing;
