@@ -67,29 +67,46 @@ impl ArtifactConfig {
 /// artifact stores: a lower bound of the model's parameter count (its embedding tables, its
 /// head, and per layer four `d x d` attention matrices, two `d x ff` feed-forward matrices and
 /// one `ff`-wide vector) must not exceed the stored weight count, and each layer needs at least
-/// one stored tensor. An honest artifact stores every variable of its model, so it passes.
+/// one stored tensor; the widths must be positive and the heads divide the width. An honest
+/// artifact stores every variable of a validated model, so it passes.
 fn check_model_fits(config: &ArtifactConfig, artifact: &Artifact, path: &Path) -> Result<()> {
     let n = |v: usize| v as u128;
     let labels = n(config.dims.num_labels);
-    let (layers, d, ff, table_rows) = match (&config.trial.model.pretrained, &config.bert) {
-        (Some(_), Some(bert)) => (
-            bert.num_hidden_layers,
-            n(bert.hidden_size),
-            n(bert.intermediate_size),
-            n(bert.vocab_size)
-                .saturating_add(n(bert.max_position_embeddings))
-                .saturating_add(n(bert.type_vocab_size)),
-        ),
-        _ => {
-            let model = &config.trial.model;
-            (
-                model.layers,
-                n(model.d_model),
-                n(model.d_ff),
-                n(config.dims.vocab_size).saturating_add(n(model.max_positions)),
-            )
-        }
-    };
+    let (layers, width, ff, heads, table_rows) =
+        match (&config.trial.model.pretrained, &config.bert) {
+            (Some(_), Some(bert)) => (
+                bert.num_hidden_layers,
+                bert.hidden_size,
+                bert.intermediate_size,
+                bert.num_attention_heads,
+                n(bert.vocab_size)
+                    .saturating_add(n(bert.max_position_embeddings))
+                    .saturating_add(n(bert.type_vocab_size)),
+            ),
+            _ => {
+                let model = &config.trial.model;
+                (
+                    model.layers,
+                    model.d_model,
+                    model.d_ff,
+                    model.heads,
+                    n(config.dims.vocab_size).saturating_add(n(model.max_positions)),
+                )
+            }
+        };
+    // A layer of width 0 has no valid initialization (libtorch refuses it), and heads must
+    // split the width: every trial that was run satisfied both.
+    if width == 0 || ff == 0 || heads == 0 || width % heads != 0 {
+        return Err(Error::Artifact {
+            path: path.to_path_buf(),
+            message: format!(
+                "header configuration has a model of width {width}, feed-forward width {ff} and \
+                 {heads} heads, which no trial can have; the header is corrupt; fix: delete the \
+                 file and export the trial again"
+            ),
+        });
+    }
+    let (d, ff) = (n(width), n(ff));
     let layer = d
         .saturating_mul(d)
         .saturating_mul(4)
