@@ -110,7 +110,7 @@ pub fn run<S: proptest::strategy::Strategy, P>(
         let mut tally = tally.borrow_mut();
         tally.tried += 1;
         tally.accepted += u64::from(parsed.accepted);
-        if peak > ALLOC_FLOOR {
+        if peak > ALLOC_FLOOR && parsed.output_units == 0 {
             tally.worst_factor = tally
                 .worst_factor
                 .max(peak as f64 / parsed.input_len.max(1) as f64);
@@ -125,9 +125,10 @@ pub fn run<S: proptest::strategy::Strategy, P>(
     });
     let tally = tally.into_inner();
     eprintln!(
-        "{name}: {} inputs tried, {} accepted, {} refused with a typed error; worst peak \
-         {} bytes; worst peak/input above the {ALLOC_FLOOR}-byte floor {:.1}x (budget {}x); worst bytes \
-         per output unit beyond the input's share {}; slowest {:?}",
+        "{name}: {} inputs tried, {} accepted, {} refused with a typed error; worst peak {} \
+         bytes; worst peak/input above the {ALLOC_FLOOR}-byte floor (inputs without output \
+         units) {:.1}x, budget {}x; worst bytes per output unit beyond the input's share {}; \
+         slowest {:?}",
         tally.tried,
         tally.accepted,
         tally.tried - tally.accepted,

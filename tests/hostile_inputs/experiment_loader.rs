@@ -10,14 +10,14 @@ use proptest::test_runner::TestCaseError;
 use super::campaign::{self, Budget, Parsed};
 use super::mutate::{self, depth, nested, HOSTILE_NUMBERS};
 
-/// What the loader may allocate: 512 bytes per input byte, since toml's document tree costs
-/// about 300 bytes per byte of nested inline tables (`{a = {a = ...}}`, one table of about
-/// 1.7 KiB per 6 bytes, up to toml's depth limit of 80; bracket-only lines cost about 70), plus
-/// 16 KiB per accepted trial (its resolved configuration, hash, label and axes, and its grid
-/// point; about 4 KiB measured), since a few short sweep axes name a grid far larger than the
-/// file.
+/// What the loader may allocate: 1024 bytes per input byte, since toml's document tree costs
+/// up to about 600 bytes per byte of nested tables (a dotted header `[a.a.a...]` makes a table
+/// of about 1.2 KiB per 2 bytes, up to toml's depth limit; nested inline tables about 300 per
+/// byte, bracket-only lines about 70), plus 16 KiB per accepted trial (its resolved
+/// configuration, hash, label and axes, and its grid point; about 4 KiB measured), since a few
+/// short sweep axes name a grid far larger than the file.
 const BUDGET: Budget = Budget {
-    factor: 512,
+    factor: 1024,
     bytes_per_unit: 16 * 1024,
 };
 

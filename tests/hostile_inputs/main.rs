@@ -4,7 +4,7 @@
 //! UTF-8). Each must return a result or a typed error naming the cause: no panic, no hang
 //! (30 s per input), and no allocation beyond `max(64 KiB, C x input bytes)`, measured by the
 //! counting allocator below, with C = 16 for the artifact reader, 64 for the artifact loader,
-//! 128 for the CSV readers and 512 for the TOML parsers (each campaign's budget says why), plus
+//! 128 for the CSV readers and 1024 for the TOML parsers (each campaign's budget says why), plus
 //! 16 KiB per trial for the experiment loader, whose grids are capped at `MAX_TRIALS`. A version-1 artifact
 //! committed as a fixture keeps loading with its recorded logits.
 //!
