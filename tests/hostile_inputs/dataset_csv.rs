@@ -245,17 +245,34 @@ fn manifest_parser_survives_damaged_manifests() {
         campaign::config(1024, "proptest-regressions/hostile_inputs/manifest.txt"),
         MANIFEST_BUDGET,
         mutate::mutated(seeds, lines),
-        |bytes| bytes.0,
         |bytes| {
-            let path = Path::new("datasets/rotten_tomatoes/manifest.toml");
-            let result = match std::str::from_utf8(bytes) {
-                Ok(text) => Manifest::parse(text, path).map(|_| ()),
-                Err(_) => Ok(()),
-            };
-            // A manifest that parses but fails validation names the dataset it declares.
+            let datasets = tempfile::tempdir().expect("a temporary folder");
+            // The folder is named as the manifest says, where it says so simply, so that
+            // validation gets past the name check.
+            let declared = String::from_utf8_lossy(&bytes.0)
+                .split("name = \"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .filter(|n| {
+                    !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+                .unwrap_or("rotten_tomatoes")
+                .to_string();
+            let dir = datasets.path().join(declared);
+            std::fs::create_dir(&dir).expect("the dataset folder is created");
+            std::fs::write(dir.join("manifest.toml"), &bytes.0).expect("the input is written");
+            (datasets, dir, bytes.0)
+        },
+        |(_datasets, dir, bytes)| {
+            let result = Manifest::read(dir);
+            // A manifest that parses but fails validation names the dataset it declares; one
+            // that is not UTF-8 is an I/O error naming the file.
             if let Err(e) = &result {
+                let utf8 = std::str::from_utf8(bytes).is_ok();
                 prop_assert!(
-                    matches!(e, Error::Dataset { .. }) && !e.to_string().trim().is_empty(),
+                    (matches!(e, Error::Dataset { .. })
+                        || (!utf8 && matches!(e, Error::Io { .. })))
+                        && !e.to_string().trim().is_empty(),
                     "{e:?}"
                 );
             }
