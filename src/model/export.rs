@@ -397,8 +397,21 @@ mod tests {
                     .model
                     .forward(&ids, &mask, QuantMode::WeightsOnGrid, false)
             });
+            // The expected logits come through the straight-through form `w + (q(w) - w)`, which
+            // can differ from the stored `q(w)` in the last bit; a per-token 8-bit activation
+            // code downstream can then round the other way (binary did, on AVX-512 machines),
+            // moving logits by a fraction of one code step (1/127 of a token's range). Exact
+            // agreement is the rule; the bound allows one such step, and predictions must agree.
             let diff = (&got - &expected).abs().max().double_value(&[]);
-            assert!(diff < 1e-4, "{scheme}: reloaded logits differ by {diff}");
+            let scale = expected.abs().max().double_value(&[]).max(1.0);
+            assert!(
+                diff < 1e-2 * scale,
+                "{scheme}: reloaded logits differ by {diff} (logit scale {scale})"
+            );
+            assert!(
+                got.argmax(-1, false).equal(&expected.argmax(-1, false)),
+                "{scheme}: reloaded predictions differ"
+            );
         }
     }
 
