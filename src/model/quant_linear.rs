@@ -2,6 +2,7 @@
 //! pass, with the straight-through estimator in the backward pass (BitNet b1.58, Ma et al., 2024;
 //! "Training Tips, Code and FAQ": `x + (q(x) - x).detach()`), an optional bias (pretrained BERT
 //! layers have one) and an optional full-precision LoRA adapter beside the quantized base.
+use super::linear::{add_bias_and_adapter, Linear, Pass};
 use super::lora::{is_target, LoraAdapter};
 use crate::experiment::LoraConfig;
 use crate::quant::{ste, Quantizer};
@@ -102,18 +103,18 @@ impl QuantLinear {
             };
             qx.matmul(&w.tr())
         };
-        let base = match &self.bias {
-            Some(bias) => base + bias,
-            None => base,
-        };
-        match &self.lora {
-            Some(lora) => base + lora.forward(x, train),
-            None => base,
-        }
+        add_bias_and_adapter(base, self.bias.as_ref(), self.lora.as_ref(), x, train)
     }
 
     /// The quantizer this layer uses.
     pub fn quantizer(&self) -> &Arc<dyn Quantizer> {
         &self.quantizer
+    }
+}
+
+/// The training form of the linear operation: fake quantization with the STE; never fails.
+impl Linear for QuantLinear {
+    fn forward(&self, x: &Tensor, pass: &Pass) -> crate::Result<Tensor> {
+        Ok(QuantLinear::forward(self, x, pass.mode, pass.train))
     }
 }
