@@ -16,6 +16,7 @@
 //! ([`super::load_inference`]) is this code with [`super::PackedLinear`] layers.
 use super::linear::{Linear, Pass};
 use super::pretrained::BertConfig;
+use super::quant_linear::{infallible, quant_linear_maker};
 use super::{QuantEmbedding, QuantLinear, SequenceClassifier};
 use crate::attention::{AttentionInput, AttentionKind};
 use crate::quant::Quantizer;
@@ -159,25 +160,13 @@ impl BertClassifier {
             dropout,
             attention,
         };
-        let built = Self::build(
+        infallible(Self::build(
             vs,
             cfg,
             shape,
             embedding_quantizer,
-            &mut |path, i, o, bias| {
-                Ok::<_, std::convert::Infallible>(QuantLinear::new(
-                    path,
-                    i,
-                    o,
-                    bias,
-                    quantizer.clone(),
-                ))
-            },
-        );
-        match built {
-            Ok(model) => model,
-            Err(never) => match never {},
-        }
+            &mut quant_linear_maker(&quantizer),
+        ))
     }
 
     /// True when the variable `name` comes from a pretrained checkpoint (everything except the

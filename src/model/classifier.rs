@@ -5,6 +5,7 @@
 //! packed kernels ([`super::load_inference`]).
 use super::block::BlockShape;
 use super::linear::{Linear, Pass};
+use super::quant_linear::{infallible, quant_linear_maker};
 use super::{Block, QuantEmbedding, QuantLinear, RmsNorm, SequenceClassifier};
 use crate::attention::AttentionKind;
 use crate::experiment::{ModelConfig, Pooling};
@@ -47,25 +48,13 @@ impl Classifier {
         quantizer: Arc<dyn Quantizer>,
         embedding_quantizer: Option<Arc<dyn Quantizer>>,
     ) -> Self {
-        let built = Self::build(
+        infallible(Self::build(
             vs,
             cfg,
             dims,
             embedding_quantizer,
-            &mut |path, i, o, bias| {
-                Ok::<_, std::convert::Infallible>(QuantLinear::new(
-                    path,
-                    i,
-                    o,
-                    bias,
-                    quantizer.clone(),
-                ))
-            },
-        );
-        match built {
-            Ok(model) => model,
-            Err(never) => match never {},
-        }
+            &mut quant_linear_maker(&quantizer),
+        ))
     }
 
     /// True when the variable named `name` (as in the var store) is a quantized linear weight.

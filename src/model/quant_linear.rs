@@ -6,6 +6,7 @@ use super::linear::{add_bias_and_adapter, Linear, Pass};
 use super::lora::{is_target, LoraAdapter};
 use crate::experiment::LoraConfig;
 use crate::quant::{ste, Quantizer};
+use std::convert::Infallible;
 use std::sync::Arc;
 use tch::{nn, Tensor};
 
@@ -109,6 +110,30 @@ impl QuantLinear {
     /// The quantizer this layer uses.
     pub fn quantizer(&self) -> &Arc<dyn Quantizer> {
         &self.quantizer
+    }
+}
+
+/// Makes the [`QuantLinear`] layers of a family's `build` (`linear(path, in, out, bias)`),
+/// each quantized with `quantizer`; making them cannot fail.
+pub(crate) fn quant_linear_maker(
+    quantizer: &Arc<dyn Quantizer>,
+) -> impl FnMut(&nn::Path, usize, usize, bool) -> Result<QuantLinear, Infallible> + '_ {
+    move |path: &nn::Path, in_dim: usize, out_dim: usize, bias: bool| {
+        Ok(QuantLinear::new(
+            path,
+            in_dim,
+            out_dim,
+            bias,
+            quantizer.clone(),
+        ))
+    }
+}
+
+/// The value of a result that cannot be an error.
+pub(crate) fn infallible<T>(result: Result<T, Infallible>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(never) => match never {},
     }
 }
 
