@@ -587,9 +587,9 @@ mod tests {
     }
 
     /// A BitNet encoder with LoRA adapters kept beside its ternary base (quantized bases are
-    /// never merged) runs `base(x) + B(A(x)) * alpha / r` with the packed base. The encoder's
-    /// bound (over 60 random draws, with adapters or an int4 table, logits moved by at most
-    /// 2.6e-3 of their scale).
+    /// never merged) runs `base(x) + B(A(x)) * alpha / r` with the packed base, within the
+    /// encoder's bound (over 60 random draws, with adapters or with an int4 table, logits moved
+    /// by at most 2.6e-3 of their scale).
     #[test]
     fn unmerged_lora_adapters_run_beside_the_packed_base() {
         tch::manual_seed(9);
