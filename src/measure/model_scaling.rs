@@ -197,7 +197,9 @@ pub fn run_scaling_bench(
                         Some(b.resident_weight_bytes as f64 / resident_weight_bytes as f64)
                     }),
                     rss_growth_bytes,
-                    energy_estimate_pj_per_token: stack.energy_estimate_pj_per_token(),
+                    energy_estimate_pj_per_token: super::energy::matmul_energy_pj_per_token(
+                        stack.kernels(),
+                    ),
                 };
                 progress(&point);
                 results.push(point);
