@@ -332,7 +332,7 @@ mod tests {
     use super::*;
     use crate::experiment::QuantConfig;
     use crate::model::QuantMode;
-    use crate::model::{smoke_trial, Classifier};
+    use crate::model::{random_classifier, smoke_trial, Classifier};
     use tch::{Kind, Tensor};
 
     /// The reloaded artifact computes what the trained QAT model computes, for every registered
@@ -362,13 +362,7 @@ mod tests {
             let scheme = quant.scheme.clone();
             let mut trial = smoke_trial(&scheme);
             trial.quant = quant;
-            let quantizer = registry::resolve(&trial.quant).unwrap();
-            let dims = ModelDims {
-                vocab_size: 50,
-                num_labels: 2,
-            };
-            let vs = nn::VarStore::new(Device::Cpu);
-            let model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone(), None);
+            let (vs, model, config, quantizer) = random_classifier(trial, 50);
             // Round the high-precision tensors to their storage type first (fp16 for low-bit schemes).
             let storage = registry::resolve(&QuantConfig {
                 scheme: quantizer.high_precision_storage().into(),
@@ -393,13 +387,6 @@ mod tests {
 
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("model.bitlab");
-            let config = ArtifactConfig {
-                trial,
-                dims,
-                pad_id: 0,
-                bert: None,
-                merged_lora: false,
-            };
             let summary = export_artifact(&vs, &quantizer, &config, &path).unwrap();
             assert_eq!(summary.file.bytes, std::fs::metadata(&path).unwrap().len());
             let loaded = load_artifact(&path, Device::Cpu).unwrap();
@@ -429,22 +416,8 @@ mod tests {
 
     #[test]
     fn ternary_artifact_stores_about_two_bits_per_quantized_weight() {
-        let trial = smoke_trial("ternary");
-        let quantizer = registry::resolve(&trial.quant).unwrap();
-        let dims = ModelDims {
-            vocab_size: 50,
-            num_labels: 2,
-        };
-        let vs = nn::VarStore::new(Device::Cpu);
-        let _model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone(), None);
+        let (vs, _model, config, quantizer) = random_classifier(smoke_trial("ternary"), 50);
         let dir = tempfile::tempdir().unwrap();
-        let config = ArtifactConfig {
-            trial,
-            dims,
-            pad_id: 0,
-            bert: None,
-            merged_lora: false,
-        };
         let summary =
             export_artifact(&vs, &quantizer, &config, &dir.path().join("t.bitlab")).unwrap();
         let bits = 8.0 * summary.quantized_bytes as f64 / summary.quantized_weights as f64;

@@ -62,3 +62,33 @@ pub(crate) fn smoke_trial(scheme: &str) -> crate::experiment::TrialConfig {
     };
     trial
 }
+
+/// A random BitNet encoder classifier of `trial` (vocabulary `vocab_size`, two labels) with the
+/// artifact header that exports it: the fixture the model and runner tests share. Returns the
+/// variables, the model, the header and the trial's quantizer.
+#[cfg(test)]
+pub(crate) fn random_classifier(
+    trial: crate::experiment::TrialConfig,
+    vocab_size: usize,
+) -> (
+    tch::nn::VarStore,
+    Classifier,
+    ArtifactConfig,
+    std::sync::Arc<dyn crate::quant::Quantizer>,
+) {
+    let quantizer = crate::quant::registry::resolve(&trial.quant).unwrap();
+    let dims = ModelDims {
+        vocab_size,
+        num_labels: 2,
+    };
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone(), None);
+    let header = ArtifactConfig {
+        trial,
+        dims,
+        pad_id: 0,
+        bert: None,
+        merged_lora: false,
+    };
+    (vs, model, header, quantizer)
+}

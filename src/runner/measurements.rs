@@ -180,11 +180,9 @@ mod tests {
     use super::*;
     use crate::experiment::Experiment;
     use crate::model::{
-        export_artifact, load_artifact, load_inference, ArtifactConfig, Classifier,
-        InferenceOptions, ModelDims,
+        export_artifact, load_artifact, load_inference, random_classifier, InferenceOptions,
     };
-    use crate::quant::registry;
-    use tch::{nn, Tensor};
+    use tch::Tensor;
 
     #[test]
     fn packed_ternary_model_agrees_with_its_reference_on_a_split() {
@@ -192,22 +190,9 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/smoke.toml");
         let mut trial = Experiment::load(&path).unwrap().trials[0].config.clone();
         trial.quant.scheme = "ternary".into();
-        let quantizer = registry::resolve(&trial.quant).unwrap();
-        let dims = ModelDims {
-            vocab_size: 40,
-            num_labels: 2,
-        };
-        let vs = nn::VarStore::new(Device::Cpu);
-        let _model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone(), None);
+        let (vs, _model, config, quantizer) = random_classifier(trial, 40);
         let dir = tempfile::tempdir().unwrap();
         let artifact = dir.path().join("m.bitlab");
-        let config = ArtifactConfig {
-            trial,
-            dims,
-            pad_id: 0,
-            bert: None,
-            merged_lora: false,
-        };
         export_artifact(&vs, &quantizer, &config, &artifact).unwrap();
         let loaded = load_artifact(&artifact, Device::Cpu).unwrap();
         let packed = load_inference(&artifact, &InferenceOptions::cpu(1)).unwrap();
