@@ -21,8 +21,7 @@ use super::{
 };
 use crate::measure::bench_record::{record_bench_run, timing, BenchTrial};
 use crate::measure::{median, percentile};
-use crate::report::data::kinds::KERNEL_TIME;
-use crate::store::Store;
+use crate::store::{ExperimentKind, KernelBenchTrialConfig, MeasurementKind, MetricKey, Store};
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -385,16 +384,20 @@ pub fn record_kernel_results(store: &Store, results: &[KernelTiming]) -> Result<
             let mut trial = BenchTrial::new(
                 format!("kernel-{scheme}-{rows}x{cols}-t{threads}"),
                 format!("{scheme} {rows}x{cols} {threads} thr"),
-                serde_json::json!({
-                    "scheme": scheme, "rows": rows, "cols": cols, "threads": threads,
-                    "kernel": points[0].kernel, "residency": points[0].residency,
-                    "copies": points[0].copies,
-                }),
-            );
+                KernelBenchTrialConfig {
+                    scheme: Some(scheme.into()),
+                    rows: Some(rows as u64),
+                    cols: Some(cols as u64),
+                    threads: Some(threads as u64),
+                    kernel: Some(points[0].kernel.clone()),
+                    residency: Some(points[0].residency.into()),
+                    copies: Some(points[0].copies as u64),
+                },
+            )?;
             for p in &points {
                 trial.add_point(
                     timing(
-                        KERNEL_TIME,
+                        MeasurementKind::KernelTime,
                         &p.kernel,
                         p.tokens,
                         p.median_ms,
@@ -402,19 +405,20 @@ pub fn record_kernel_results(store: &Store, results: &[KernelTiming]) -> Result<
                         p.repeats,
                     ),
                     &[
-                        ("gflops", Some(p.gflops)),
-                        ("weight_gbps", Some(p.weight_gbps)),
-                        ("speedup_vs_fp32", p.speedup_vs_fp32),
+                        (MetricKey::Gflops, Some(p.gflops)),
+                        (MetricKey::WeightGbps, Some(p.weight_gbps)),
+                        (MetricKey::SpeedupVsFp32, p.speedup_vs_fp32),
                     ],
                 );
             }
-            trial
+            Ok(trial)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let threads = results.iter().map(|r| r.threads).max().unwrap_or(1);
     record_bench_run(
         store,
         EXPERIMENT,
+        ExperimentKind::KernelBench,
         "matmul kernel benchmark (bitlab bench kernels)",
         threads,
         &trials,

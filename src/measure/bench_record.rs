@@ -2,8 +2,11 @@
 //! database, where the reports read it like any sweep: one sweep per run, one done trial per
 //! timed configuration, each with its metrics and measurements.
 use super::capture_environment;
-use crate::store::{Measurement, Metric, Store, TrialResults};
-use crate::Result;
+use crate::store::{
+    ExperimentKind, KernelId, Measurement, MeasurementKind, Metric, MetricKey, Store, TrialResults,
+};
+use crate::{Error, Result};
+use serde::Serialize;
 use tch::Device;
 
 /// One timed configuration of a benchmark run.
@@ -14,7 +17,9 @@ pub struct BenchTrial {
     pub hash: String,
     /// Human-readable label.
     pub label: String,
-    /// What was timed and facts of this run (kernel, residency); replaced on every run.
+    /// What was timed and facts of this run (kernel, residency): the JSON of the benchmark's
+    /// typed trial configuration ([`crate::store::KernelBenchTrialConfig`], ...); replaced on
+    /// every run.
     pub config: serde_json::Value,
     /// Metrics (the token count as the step where they depend on it).
     pub metrics: Vec<Metric>,
@@ -23,23 +28,29 @@ pub struct BenchTrial {
 }
 
 impl BenchTrial {
-    /// A trial with no points yet.
-    pub fn new(hash: String, label: String, config: serde_json::Value) -> Self {
-        Self {
+    /// A trial with no points yet, whose stored configuration is `config` (a benchmark's typed
+    /// trial configuration).
+    pub fn new(hash: String, label: String, config: impl Serialize) -> Result<Self> {
+        let config = serde_json::to_value(config).map_err(|e| {
+            Error::Invalid(format!(
+                "benchmark trial {hash}: configuration not storable: {e}"
+            ))
+        })?;
+        Ok(Self {
             hash,
             label,
             config,
             metrics: Vec::new(),
             measurements: Vec::new(),
-        }
+        })
     }
 
     /// Adds one timed point: its `timing` and, with the timing's token count as their step,
     /// the `metrics` that have a value.
-    pub fn add_point(&mut self, timing: Measurement, metrics: &[(&str, Option<f64>)]) {
-        for &(key, value) in metrics {
+    pub fn add_point(&mut self, timing: Measurement, metrics: &[(MetricKey, Option<f64>)]) {
+        for (key, value) in metrics {
             self.metrics.extend(value.map(|value| Metric {
-                key: key.into(),
+                key: key.clone(),
                 step: Some(timing.seq_len),
                 value,
             }));
@@ -48,9 +59,10 @@ impl BenchTrial {
     }
 }
 
-/// A `ms` timing of `kind` at `tokens` tokens per call (`seq_len` = tokens, batch 1).
+/// A timing of `kind` (a kind in ms) at `tokens` tokens per call (`seq_len` = tokens, batch
+/// 1), by the kernel recorded as `kernel`.
 pub fn timing(
-    kind: &str,
+    kind: MeasurementKind,
     kernel: &str,
     tokens: usize,
     median_ms: f64,
@@ -58,27 +70,28 @@ pub fn timing(
     repeats: usize,
 ) -> Measurement {
     Measurement {
-        kind: kind.into(),
-        kernel: kernel.into(),
+        kind,
+        kernel: KernelId::from_recorded_name(kernel),
         seq_len: tokens as i64,
         batch: 1,
         median: median_ms,
         p95: p95_ms,
         repeats: repeats as i64,
-        unit: "ms".into(),
     }
 }
 
-/// Records `trials` as one sweep of experiment `experiment` (created with `description` if
-/// new), with the environment at `threads` threads; each trial is done when this returns.
+/// Records `trials` as one sweep of experiment `experiment` of kind `kind` (created with
+/// `description` if new), with the environment at `threads` threads; each trial is done when
+/// this returns.
 pub fn record_bench_run(
     store: &Store,
     experiment: &str,
+    kind: ExperimentKind,
     description: &str,
     threads: usize,
     trials: &[BenchTrial],
 ) -> Result<()> {
-    let experiment = store.upsert_experiment(experiment, description, "")?;
+    let experiment = store.upsert_experiment(experiment, kind, description, "")?;
     let sweep = store.begin_sweep(experiment, &capture_environment(Device::Cpu, threads))?;
     for trial in trials {
         let row = store.upsert_trial(
@@ -115,10 +128,21 @@ mod tests {
             "kernel-x".into(),
             format!("x with {kernel}"),
             serde_json::json!({ "kernel": kernel }),
-        );
+        )
+        .unwrap();
         trial.add_point(
-            timing("kernel_time", kernel, 8, median, median * 1.5, 3),
-            &[("gflops", Some(2.0 / median)), ("speedup_vs_fp32", None)],
+            timing(
+                MeasurementKind::KernelTime,
+                kernel,
+                8,
+                median,
+                median * 1.5,
+                3,
+            ),
+            &[
+                (MetricKey::Gflops, Some(2.0 / median)),
+                (MetricKey::SpeedupVsFp32, None),
+            ],
         );
         trial
     }
@@ -127,8 +151,9 @@ mod tests {
     fn a_later_run_replaces_results_and_config_of_the_same_configuration() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("r.db")).unwrap();
-        record_bench_run(&store, "kernels", "d", 1, &[trial("old-kernel", 4.0)]).unwrap();
-        record_bench_run(&store, "kernels", "d", 2, &[trial("new-kernel", 2.0)]).unwrap();
+        let kind = ExperimentKind::KernelBench;
+        record_bench_run(&store, "kernels", kind, "d", 1, &[trial("old-kernel", 4.0)]).unwrap();
+        record_bench_run(&store, "kernels", kind, "d", 2, &[trial("new-kernel", 2.0)]).unwrap();
         let trials = store.trials("kernels").unwrap();
         assert_eq!(trials.len(), 1);
         let t = &trials[0];
@@ -136,10 +161,10 @@ mod tests {
         assert_eq!(t.config["kernel"], "new-kernel");
         assert_eq!(t.label, "x with new-kernel");
         assert_eq!(t.measurements.len(), 1);
-        assert_eq!(t.measurements[0].kernel, "new-kernel");
+        assert_eq!(t.measurements[0].kernel.to_string(), "new-kernel");
         assert_eq!(t.measurements[0].median, 2.0);
         let gflops = Metric {
-            key: "gflops".into(),
+            key: MetricKey::Gflops,
             step: Some(8),
             value: 1.0,
         };

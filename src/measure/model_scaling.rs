@@ -17,8 +17,7 @@ use crate::kernels::bench::BenchScheme;
 use crate::kernels::{Backend, KernelContext};
 use crate::model::{PackedBlockStack, StackShape};
 use crate::quant::registry;
-use crate::report::data::kinds::STACK_TIME;
-use crate::store::Store;
+use crate::store::{ExperimentKind, MeasurementKind, MetricKey, ScalingTrialConfig, Store};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::time::Instant;
@@ -257,19 +256,23 @@ pub fn record_scaling_results(store: &Store, points: &[ScalingPoint]) -> Result<
             let mut trial = BenchTrial::new(
                 format!("stack-{scheme}-d{d_model}-l{layers}-t{threads}"),
                 format!("{scheme} d{d_model}x{layers} {threads} thr"),
-                serde_json::json!({
-                    "scheme": scheme, "kernel": first.kernel, "d_model": d_model,
-                    "d_ff": first.d_ff, "layers": layers, "threads": threads,
-                    "parameters": first.parameters,
-                    "resident_weight_bytes": first.resident_weight_bytes,
-                    "rss_growth_bytes": first.rss_growth_bytes,
-                    "energy_estimate_pj_per_token": first.energy_estimate_pj_per_token,
-                }),
-            );
+                ScalingTrialConfig {
+                    scheme: Some(scheme.into()),
+                    kernel: Some(first.kernel.clone()),
+                    d_model: Some(d_model as u64),
+                    d_ff: Some(first.d_ff as u64),
+                    layers: Some(layers as u64),
+                    threads: Some(threads as u64),
+                    parameters: Some(first.parameters as u64),
+                    resident_weight_bytes: Some(first.resident_weight_bytes as u64),
+                    rss_growth_bytes: first.rss_growth_bytes,
+                    energy_estimate_pj_per_token: Some(first.energy_estimate_pj_per_token),
+                },
+            )?;
             for p in &here {
                 trial.add_point(
                     timing(
-                        STACK_TIME,
+                        MeasurementKind::StackTime,
                         &p.kernel,
                         p.tokens,
                         p.median_ms,
@@ -277,19 +280,20 @@ pub fn record_scaling_results(store: &Store, points: &[ScalingPoint]) -> Result<
                         p.repeats,
                     ),
                     &[
-                        ("ms_per_token", Some(p.ms_per_token)),
-                        ("speedup_vs_fp32", p.speedup_vs_fp32),
-                        ("memory_ratio_vs_fp32", p.memory_ratio_vs_fp32),
+                        (MetricKey::MsPerToken, Some(p.ms_per_token)),
+                        (MetricKey::SpeedupVsFp32, p.speedup_vs_fp32),
+                        (MetricKey::MemoryRatioVsFp32, p.memory_ratio_vs_fp32),
                     ],
                 );
             }
-            trial
+            Ok(trial)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let threads = points.iter().map(|p| p.threads).max().unwrap_or(1);
     record_bench_run(
         store,
         EXPERIMENT,
+        ExperimentKind::ModelScaling,
         "model-size scaling: transformer block stacks of growing size with random weights in \
          each scheme's inference kernel (bitlab bench model)",
         threads,

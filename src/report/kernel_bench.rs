@@ -3,19 +3,20 @@
 //!
 //! # Stored data (see `src/cli/bench.rs`)
 //!
-//! One trial per (scheme, shape, thread count) with `config` = `{"scheme", "rows", "cols",
-//! "threads", "kernel", "residency", "copies"}`; one measurement of kind
-//! [`kinds::KERNEL_TIME`] per token count (`seq_len` = tokens per call, median and p95 in ms,
-//! the kernel that ran), and metrics `gflops`, `weight_gbps` and `speedup_vs_fp32` with the
-//! token count as their step. Everything here is derived from those records alone.
+//! An experiment of kind [`ExperimentKind::KernelBench`]: one trial per (scheme, shape, thread
+//! count) with a [`KernelBenchTrialConfig`](crate::store::KernelBenchTrialConfig); one
+//! measurement of kind [`MeasurementKind::KernelTime`] per token count (`seq_len` = tokens per
+//! call, median and p95 in ms, the kernel that ran), and metrics [`MetricKey::Gflops`],
+//! [`MetricKey::WeightGbps`] and [`MetricKey::SpeedupVsFp32`] with the token count as their
+//! step. Everything here is derived from those records alone.
 use std::collections::BTreeMap;
 
 use super::chart::RenderedChart;
-use super::data::{kinds, ReportData, BASELINE_SCHEME};
+use super::data::{ReportData, BASELINE_SCHEME};
 use super::document::{Image, Section};
 use super::format::{or_dash, ratio};
 use super::tables::{environment_table, Table};
-use crate::store::TrialRecord;
+use crate::store::{ExperimentKind, KernelId, MeasurementKind, MetricKey, TrialRecord};
 
 /// One timed point of a kernel benchmark.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +24,7 @@ pub struct KernelPoint {
     /// Scheme name (`fp32`, `ternary`, `ternary-1.6bit`, ...).
     pub scheme: String,
     /// The kernel that ran.
-    pub kernel: String,
+    pub kernel: KernelId,
     /// Output features of the weight.
     pub rows: u64,
     /// Input features of the weight.
@@ -73,10 +74,9 @@ pub fn kernel_points(data: &ReportData) -> Vec<KernelPoint> {
     points
 }
 
-/// Whether the data holds a kernel benchmark (then the report is a kernel report).
+/// Whether the data is a kernel benchmark's (then the report is a kernel report).
 pub fn has_kernel_bench(data: &ReportData) -> bool {
-    data.done()
-        .any(|t| t.measurements.iter().any(|m| m.kind == kinds::KERNEL_TIME))
+    data.kind == ExperimentKind::KernelBench
 }
 
 /// Scheme names of `points`, the baseline first, then in order of first appearance (this
@@ -115,20 +115,17 @@ fn kernel_shapes_of(points: &[KernelPoint]) -> Vec<String> {
 
 /// The points of one stored kernel trial (none when it is not one).
 fn trial_points(trial: &TrialRecord) -> Vec<KernelPoint> {
-    let config = &trial.config;
-    let (Some(scheme), Some(rows), Some(cols), Some(threads)) = (
-        config["scheme"].as_str(),
-        config["rows"].as_u64(),
-        config["cols"].as_u64(),
-        config["threads"].as_u64(),
-    ) else {
+    let config = trial.kernel_bench_config();
+    let (Some(scheme), Some(rows), Some(cols), Some(threads)) =
+        (&config.scheme, config.rows, config.cols, config.threads)
+    else {
         return Vec::new();
     };
     let mut by_tokens: BTreeMap<i64, KernelPoint> = BTreeMap::new();
     for m in trial
         .measurements
         .iter()
-        .filter(|m| m.kind == kinds::KERNEL_TIME)
+        .filter(|m| m.kind == MeasurementKind::KernelTime)
     {
         let tokens = m.seq_len;
         let computed = 2.0 * (rows * cols) as f64 * tokens as f64 / (m.median * 1e6);
@@ -143,14 +140,13 @@ fn trial_points(trial: &TrialRecord) -> Vec<KernelPoint> {
                 tokens,
                 median_ms: m.median,
                 p95_ms: m.p95,
-                gflops: trial.metric_at("gflops", tokens).unwrap_or(computed),
-                weight_gbps: trial.metric_at("weight_gbps", tokens),
-                speedup_vs_fp32: trial.metric_at("speedup_vs_fp32", tokens),
-                residency: config["residency"]
-                    .as_str()
-                    .unwrap_or("unknown")
-                    .to_string(),
-                copies: config["copies"].as_u64(),
+                gflops: trial
+                    .metric_at(MetricKey::Gflops, tokens)
+                    .unwrap_or(computed),
+                weight_gbps: trial.metric_at(MetricKey::WeightGbps, tokens),
+                speedup_vs_fp32: trial.metric_at(MetricKey::SpeedupVsFp32, tokens),
+                residency: config.residency.as_deref().unwrap_or("unknown").to_string(),
+                copies: config.copies,
             },
         );
     }
@@ -182,7 +178,7 @@ pub fn kernel_table(points: &[KernelPoint]) -> Table {
                 p.shape(),
                 p.tokens.to_string(),
                 p.scheme.clone(),
-                p.kernel.clone(),
+                p.kernel.to_string(),
                 p.threads.to_string(),
                 format!("{:.3}", p.median_ms),
                 format!("{:.3}", p.p95_ms),
@@ -332,26 +328,25 @@ pub(crate) mod tests {
         let mut metrics = Vec::new();
         let mut measurements = Vec::new();
         for &(tokens, median) in points {
-            let metric = |key: &str, value: f64| Metric {
-                key: key.into(),
+            let metric = |key: MetricKey, value: f64| Metric {
+                key,
                 step: Some(tokens),
                 value,
             };
             metrics.push(metric(
-                "gflops",
+                MetricKey::Gflops,
                 2.0 * (rows * cols) as f64 * tokens as f64 / (median * 1e6),
             ));
-            metrics.push(metric("weight_gbps", 1.0 / median));
-            metrics.push(metric("speedup_vs_fp32", 10.0 / median));
+            metrics.push(metric(MetricKey::WeightGbps, 1.0 / median));
+            metrics.push(metric(MetricKey::SpeedupVsFp32, 10.0 / median));
             measurements.push(Measurement {
-                kind: kinds::KERNEL_TIME.into(),
-                kernel: kernel.into(),
+                kind: MeasurementKind::KernelTime,
+                kernel: KernelId::from_recorded_name(kernel),
                 seq_len: tokens,
                 batch: 1,
                 median,
                 p95: median * 1.1,
                 repeats: 5,
-                unit: "ms".into(),
             });
         }
         TrialRecord {
@@ -396,6 +391,7 @@ pub(crate) mod tests {
                 kernel_trial(3, "fp32", "libtorch-fp32", (32, 32, 1), &[(1, 1.0)]),
             ],
         )
+        .with_kind(ExperimentKind::KernelBench)
     }
 
     #[test]

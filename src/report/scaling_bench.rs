@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 
 use super::chart::RenderedChart;
-use super::data::{kinds, ReportData, BASELINE_SCHEME};
+use super::data::{ReportData, BASELINE_SCHEME};
 use super::document::{Image, Section};
 use super::format::{number, or_dash, ratio};
 use super::notes::ENERGY_NOTE;
 use super::tables::{environment_table, Table};
-use crate::store::TrialRecord;
+use crate::store::{ExperimentKind, KernelId, MeasurementKind, MetricKey, TrialRecord};
 
 /// One timed point of a scaling benchmark.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +18,7 @@ pub struct ScalingPoint {
     /// Scheme name.
     pub scheme: String,
     /// Kernel of the linear layers.
-    pub kernel: String,
+    pub kernel: KernelId,
     /// Model width.
     pub d_model: u64,
     /// Blocks.
@@ -62,10 +62,9 @@ pub fn scaling_points(data: &ReportData) -> Vec<ScalingPoint> {
     points
 }
 
-/// Whether the data holds a scaling benchmark (then the report is a scaling report).
+/// Whether the data is a model-scaling benchmark's (then the report is a scaling report).
 pub fn has_scaling_bench(data: &ReportData) -> bool {
-    data.done()
-        .any(|t| t.measurements.iter().any(|m| m.kind == kinds::STACK_TIME))
+    data.kind == ExperimentKind::ModelScaling
 }
 
 /// Scheme names, the baseline first, then in order of first appearance (fixes colours).
@@ -83,14 +82,14 @@ pub fn scaling_schemes(points: &[ScalingPoint]) -> Vec<String> {
 }
 
 fn trial_points(trial: &TrialRecord) -> Vec<ScalingPoint> {
-    let c = &trial.config;
+    let c = trial.scaling_config();
     let (Some(scheme), Some(d_model), Some(layers), Some(parameters), Some(threads), Some(bytes)) = (
-        c["scheme"].as_str(),
-        c["d_model"].as_u64(),
-        c["layers"].as_u64(),
-        c["parameters"].as_u64(),
-        c["threads"].as_u64(),
-        c["resident_weight_bytes"].as_u64(),
+        &c.scheme,
+        c.d_model,
+        c.layers,
+        c.parameters,
+        c.threads,
+        c.resident_weight_bytes,
     ) else {
         return Vec::new();
     };
@@ -98,7 +97,7 @@ fn trial_points(trial: &TrialRecord) -> Vec<ScalingPoint> {
     for m in trial
         .measurements
         .iter()
-        .filter(|m| m.kind == kinds::STACK_TIME)
+        .filter(|m| m.kind == MeasurementKind::StackTime)
     {
         by_tokens.insert(
             m.seq_len,
@@ -112,11 +111,11 @@ fn trial_points(trial: &TrialRecord) -> Vec<ScalingPoint> {
                 tokens: m.seq_len,
                 median_ms: m.median,
                 p95_ms: m.p95,
-                speedup_vs_fp32: trial.metric_at("speedup_vs_fp32", m.seq_len),
+                speedup_vs_fp32: trial.metric_at(MetricKey::SpeedupVsFp32, m.seq_len),
                 resident_weight_bytes: bytes,
-                memory_ratio_vs_fp32: trial.metric_at("memory_ratio_vs_fp32", m.seq_len),
-                rss_growth_bytes: c["rss_growth_bytes"].as_u64(),
-                energy_estimate_pj_per_token: c["energy_estimate_pj_per_token"].as_f64(),
+                memory_ratio_vs_fp32: trial.metric_at(MetricKey::MemoryRatioVsFp32, m.seq_len),
+                rss_growth_bytes: c.rss_growth_bytes,
+                energy_estimate_pj_per_token: c.energy_estimate_pj_per_token,
             },
         );
     }
@@ -154,7 +153,7 @@ pub fn scaling_table(points: &[ScalingPoint]) -> Table {
                 format!("{:.1}", p.parameters as f64 / 1e6),
                 p.tokens.to_string(),
                 p.scheme.clone(),
-                p.kernel.clone(),
+                p.kernel.to_string(),
                 p.threads.to_string(),
                 format!("{:.2}", p.median_ms),
                 format!("{:.2}", p.p95_ms),

@@ -15,7 +15,7 @@ use crate::measure::{
 };
 use crate::model::{LoadedModel, PackedClassifier, QuantMode};
 use crate::quant::Quantizer;
-use crate::store::{Measurement, Metric};
+use crate::store::{KernelId, Measurement, MeasurementKind, Metric, MetricKey};
 use crate::train::check_interrupted;
 use crate::Result;
 use std::path::Path;
@@ -66,14 +66,13 @@ pub fn measure_inference(
                 )?,
             };
             measurements.push(Measurement {
-                kind: "latency".into(),
-                kernel: kernel.clone(),
+                kind: MeasurementKind::Latency,
+                kernel: KernelId::from_recorded_name(&kernel),
                 seq_len: seq_len as i64,
                 batch: batch as i64,
                 median: point.median_ms,
                 p95: point.p95_ms,
                 repeats: m.repeats as i64,
-                unit: "ms".into(),
             });
         }
     }
@@ -91,23 +90,22 @@ pub fn measure_inference(
                 &device_arg(opts.device),
             )?;
             for (kind, value) in [
-                ("memory", point.peak_rss_bytes),
+                (MeasurementKind::Memory, point.peak_rss_bytes),
                 (
-                    "memory_delta",
+                    MeasurementKind::MemoryDelta,
                     point
                         .peak_rss_bytes
                         .saturating_sub(point.baseline_rss_bytes),
                 ),
             ] {
                 measurements.push(Measurement {
-                    kind: kind.into(),
-                    kernel: kernel.clone(),
+                    kind,
+                    kernel: KernelId::from_recorded_name(&kernel),
                     seq_len: seq_len as i64,
                     batch: batch as i64,
                     median: value as f64,
                     p95: value as f64,
                     repeats: 1,
-                    unit: "bytes".into(),
                 });
             }
         }
@@ -131,24 +129,24 @@ pub struct PackedAgreement {
 }
 
 impl PackedAgreement {
-    /// As trial metrics: `packed_agreement`, `packed_max_logit_diff`,
-    /// `packed_resident_quantized_bytes` and `energy_estimate_pj_per_token`.
+    /// As trial metrics: [`MetricKey::PackedAgreement`], [`MetricKey::PackedMaxLogitDiff`],
+    /// [`MetricKey::PackedResidentQuantizedBytes`] and [`MetricKey::EnergyEstimatePjPerToken`].
     pub fn metrics(&self) -> Vec<Metric> {
         [
-            ("packed_agreement", self.agreement),
-            ("packed_max_logit_diff", self.max_logit_diff),
+            (MetricKey::PackedAgreement, self.agreement),
+            (MetricKey::PackedMaxLogitDiff, self.max_logit_diff),
             (
-                "packed_resident_quantized_bytes",
+                MetricKey::PackedResidentQuantizedBytes,
                 self.resident_quantized_bytes as f64,
             ),
             (
-                "energy_estimate_pj_per_token",
+                MetricKey::EnergyEstimatePjPerToken,
                 self.energy_estimate_pj_per_token,
             ),
         ]
         .into_iter()
         .map(|(key, value)| Metric {
-            key: key.into(),
+            key,
             step: None,
             value,
         })
@@ -260,14 +258,14 @@ mod tests {
             (result.energy_estimate_pj_per_token - expected).abs() < 1e-9 * expected,
             "{result:?} expected {expected} pJ"
         );
-        let keys: Vec<String> = result.metrics().into_iter().map(|m| m.key).collect();
+        let keys: Vec<MetricKey> = result.metrics().into_iter().map(|m| m.key).collect();
         assert_eq!(
             keys,
             [
-                "packed_agreement",
-                "packed_max_logit_diff",
-                "packed_resident_quantized_bytes",
-                "energy_estimate_pj_per_token"
+                MetricKey::PackedAgreement,
+                MetricKey::PackedMaxLogitDiff,
+                MetricKey::PackedResidentQuantizedBytes,
+                MetricKey::EnergyEstimatePjPerToken
             ]
         );
     }
