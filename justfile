@@ -1,5 +1,7 @@
 # bitlab tasks. On a fresh machine: `just sweep` runs the default experiment end to end,
-# `just test` runs the test suite. Both set up what they need first (`just setup`).
+# `just test` runs the test suite. Each installs what it needs first, and each builds ONE
+# binary: `sweep` (and every other command a user runs) the optimized build, `test` the test
+# profile, so a first `just sweep` compiles bitlab once.
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
@@ -7,9 +9,9 @@ deps := justfile_directory() / ".deps"
 bundled_libtorch := deps / "libtorch/torch"
 # Use your own libtorch (CPU or CUDA, version 2.13) by exporting LIBTORCH; else one is installed.
 export LIBTORCH := env_var_or_default("LIBTORCH", bundled_libtorch)
-bitlab := justfile_directory() / "target/debug/bitlab"
-# Sweeps and benchmarks time bitlab's own kernels, so they run an optimized build.
-bitlab_release := justfile_directory() / "target/release/bitlab"
+# Sweeps and benchmarks time bitlab's own kernels, so every user-facing recipe runs the
+# optimized build.
+bitlab := justfile_directory() / "target/release/bitlab"
 
 # Run the default experiment (the paper's comparison) and render reports/paper/.
 default: sweep
@@ -17,7 +19,8 @@ default: sweep
 # Install libtorch if needed, build bitlab, fetch and verify the datasets. Idempotent.
 setup: libtorch build datasets
 
-# PyTorch 2.13.0's CPU libraries from PyPI without the CUDA stack (see ../shared/ANCHORS.md).
+# PyTorch 2.13.0's CPU libraries from PyPI without the CUDA stack: libtorch_cpu needs only the
+# CUDA runtime and CUPTI libraries beside it (two small wheels), not the whole CUDA stack.
 libtorch:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -35,36 +38,34 @@ libtorch:
     rm -rf "{{deps}}/libtorch"
     mv "{{deps}}/libtorch.partial" "{{deps}}/libtorch"
 
-# Build the bitlab binary (linked to $LIBTORCH with an rpath).
+# Build the optimized bitlab binary (linked to $LIBTORCH with an rpath); latency figures depend on it.
 build: libtorch
-    cargo build --bin bitlab
+    cargo build --release --bin bitlab
 
 # Download the movie-review corpora and the pretrained MiniLM checkpoint, verify checksums, write the splits.
 datasets: build
     {{bitlab}} datasets fetch
 
-# Build the optimized bitlab binary that sweeps and benchmarks run (latency figures depend on it).
-build-release: libtorch
-    cargo build --release --bin bitlab
-
 # Run an experiment (default: experiments/paper.toml; resumes unfinished trials), then report it (and README.md's results for the default).
-sweep experiment="experiments/paper.toml" *args="": setup build-release
-    {{bitlab_release}} sweep {{experiment}} {{args}}
-    if [ "{{experiment}}" = "experiments/paper.toml" ]; then {{bitlab_release}} report paper --readme README.md; fi
+sweep experiment="experiments/paper.toml" *args="": setup
+    {{bitlab}} sweep {{experiment}} {{args}}
+    if [ "{{experiment}}" = "experiments/paper.toml" ]; then {{bitlab}} report paper --readme README.md; fi
 
 # Time the matmul kernels and the model-size scaling (optimized build) and render both reports.
-bench: build-release
-    {{bitlab_release}} bench kernels
-    {{bitlab_release}} bench model
-    {{bitlab_release}} report kernels
-    {{bitlab_release}} report model-scaling
+bench: build
+    {{bitlab}} bench kernels
+    {{bitlab}} bench model
+    {{bitlab}} report kernels
+    {{bitlab}} report model-scaling
 
 # Render the report of an experiment from the database.
 report experiment="paper": build
     {{bitlab}} report {{experiment}}
 
-# The test suite: unit, property and end-to-end tests.
-test: setup
+# The test suite: unit, property and end-to-end tests. It builds the test profile only (the
+# datasets are fetched by that profile's binary, which the end-to-end tests run too).
+test: libtorch
+    cargo run --quiet --bin bitlab -- datasets fetch
     cargo test --all-targets
 
 # Format and lint checks (warnings are errors).

@@ -7,7 +7,6 @@
 //!
 //! Pipeline: [`experiment`] (TOML -> trials) -> [`data`] -> [`train`] ([`model`], [`quant`],
 //! [`attention`]) -> [`measure`] -> [`store`] -> [`report`]; [`runner`] ties them together.
-#![warn(missing_docs)]
 
 pub mod artifact;
 pub mod attention;

@@ -31,8 +31,9 @@ pub(crate) fn current_rss() -> Option<u64> {
 
 /// `getrusage`'s lifetime maximum RSS, in bytes.
 fn lifetime_peak_rss() -> u64 {
-    // SAFETY: getrusage only writes into the struct we pass.
+    // SAFETY: `rusage` is a plain C struct of integers, for which all-zero bytes are valid.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes into the struct we pass, which lives for the call.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
     usage.ru_maxrss as u64 * 1024 // Linux reports kilobytes
 }
