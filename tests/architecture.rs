@@ -31,11 +31,9 @@ const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
     ("model", "data", "item 6: one assets module owns downloads and checksums"),
     ("model", "measure", "item 2: energy accounting moves below model"),
     ("quant", "experiment", "item 6/3: quantizer settings move into quant"),
-    ("measure", "report", "item 1: the store owns the result vocabulary"),
     ("kernels", "quant", "item 4: kernels take plain data"),
     ("kernels", "measure", "item 5: benchmarks move to a bench module"),
     ("kernels", "store", "item 5: benchmarks move to a bench module"),
-    ("kernels", "report", "item 5: benchmarks move to a bench module"),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

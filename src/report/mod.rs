@@ -67,6 +67,8 @@ pub mod stats;
 pub mod storage_chart;
 pub mod tables;
 pub mod training_chart;
+#[cfg(test)]
+mod upgrade_tests;
 
 pub use chart::Chart;
 pub use data::ReportData;

@@ -26,6 +26,8 @@ mod sweeps;
 mod trials;
 #[cfg(test)]
 mod upgrade_tests;
+#[cfg(test)]
+pub(crate) mod v1_fixture;
 
 pub use experiment_kind::ExperimentKind;
 pub use kernel_id::{KernelBackend, KernelId};
