@@ -10,6 +10,7 @@
 
 pub mod artifact;
 pub mod attention;
+pub mod bench;
 pub mod data;
 pub mod error;
 pub mod experiment;

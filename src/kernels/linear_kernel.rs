@@ -134,7 +134,7 @@ ternary_linear_kernel!(super::Ternary1p6, "bitlab-ternary-1.6bit");
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::bench::BenchScheme;
+    use crate::kernels::catalog::BenchScheme;
 
     #[test]
     fn non_contiguous_and_double_inputs_read_the_same_values() {

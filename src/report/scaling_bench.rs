@@ -1,6 +1,6 @@
 //! The report of a model-size scaling benchmark (experiment `model-scaling`, written by
 //! `bitlab bench model`; stored data described at
-//! [`crate::measure::model_scaling::record_scaling_results`]): its points read back from the
+//! [`crate::bench::model_scaling`]): its points read back from the
 //! stored trials, the table and the report's sections.
 use std::collections::BTreeMap;
 

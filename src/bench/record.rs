@@ -1,7 +1,9 @@
 //! Recording a benchmark run (`bitlab bench kernels`, `bitlab bench model`) in the results
 //! database, where the reports read it like any sweep: one sweep per run, one done trial per
-//! timed configuration, each with its metrics and measurements.
-use super::capture_environment;
+//! timed configuration, each with its metrics and measurements ([`record`] for any
+//! [`Benchmark`]).
+use super::{Benchmark, PointTiming};
+use crate::measure::capture_environment;
 use crate::store::{
     ExperimentKind, KernelId, Measurement, MeasurementKind, Metric, MetricKey, Store, TrialResults,
 };
@@ -28,21 +30,15 @@ pub struct BenchTrial {
 }
 
 impl BenchTrial {
-    /// A trial with no points yet, whose stored configuration is `config` (a benchmark's typed
-    /// trial configuration).
-    pub fn new(hash: String, label: String, config: impl Serialize) -> Result<Self> {
-        let config = serde_json::to_value(config).map_err(|e| {
-            Error::Invalid(format!(
-                "benchmark trial {hash}: configuration not storable: {e}"
-            ))
-        })?;
-        Ok(Self {
+    /// A trial with no points yet, whose stored configuration is the JSON `config`.
+    pub fn new(hash: String, label: String, config: serde_json::Value) -> Self {
+        Self {
             hash,
             label,
             config,
             metrics: Vec::new(),
             measurements: Vec::new(),
-        })
+        }
     }
 
     /// Adds one timed point: its `timing` and, with the timing's token count as their step,
@@ -119,6 +115,54 @@ pub fn record_bench_run(
     store.end_sweep(sweep, "done")
 }
 
+/// `config` (a benchmark's typed trial configuration) as the JSON stored with its trial.
+pub fn stored_config(config: &impl Serialize) -> Result<serde_json::Value> {
+    serde_json::to_value(config).map_err(|e| {
+        Error::Invalid(format!(
+            "a benchmark trial configuration is not storable: {e}"
+        ))
+    })
+}
+
+/// Records `points` of benchmark `B` as one sweep of `B`'s experiment: one trial per
+/// [`Benchmark::trial_of`] (in order of first appearance), with the configuration of its first
+/// point, one timing per point and the points' metrics.
+pub fn record<B: Benchmark>(store: &Store, points: &[B::Point]) -> Result<()> {
+    let mut hashes: Vec<String> = points.iter().map(|p| B::trial_of(p).0).collect();
+    hashes.dedup();
+    let trials: Vec<BenchTrial> = hashes
+        .into_iter()
+        .map(|hash| {
+            let here: Vec<&B::Point> = points.iter().filter(|p| B::trial_of(p).0 == hash).collect();
+            let (hash, label) = B::trial_of(here[0]);
+            let mut trial = BenchTrial::new(hash, label, B::trial_config(here[0])?);
+            for p in here {
+                let PointTiming {
+                    kernel,
+                    tokens,
+                    median_ms,
+                    p95_ms,
+                    repeats,
+                } = B::timing_of(p);
+                trial.add_point(
+                    timing(B::TIMING, kernel, tokens, median_ms, p95_ms, repeats),
+                    &B::metrics_of(p),
+                );
+            }
+            Ok(trial)
+        })
+        .collect::<Result<_>>()?;
+    let threads = points.iter().map(B::threads_of).max().unwrap_or(1);
+    record_bench_run(
+        store,
+        B::EXPERIMENT,
+        B::KIND,
+        B::DESCRIPTION,
+        threads,
+        &trials,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,8 +172,7 @@ mod tests {
             "kernel-x".into(),
             format!("x with {kernel}"),
             serde_json::json!({ "kernel": kernel }),
-        )
-        .unwrap();
+        );
         trial.add_point(
             timing(
                 MeasurementKind::KernelTime,
