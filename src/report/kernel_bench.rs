@@ -11,11 +11,12 @@
 //! step. Everything here is derived from those records alone.
 use std::collections::BTreeMap;
 
+use super::bench_report::{self, BenchReport};
 use super::chart::RenderedChart;
 use super::data::{ReportData, BASELINE_SCHEME};
-use super::document::{Image, Section};
+use super::document::Section;
 use super::format::{or_dash, ratio};
-use super::tables::{environment_table, Table};
+use super::tables::Table;
 use crate::store::{ExperimentKind, KernelId, MeasurementKind, MetricKey, TrialRecord};
 
 /// One timed point of a kernel benchmark.
@@ -91,16 +92,7 @@ pub fn kernel_shapes(points: &[KernelPoint]) -> Vec<String> {
 }
 
 fn schemes_of(points: &[KernelPoint]) -> Vec<String> {
-    let mut schemes: Vec<String> = Vec::new();
-    if points.iter().any(|p| p.scheme == BASELINE_SCHEME) {
-        schemes.push(BASELINE_SCHEME.into());
-    }
-    for p in points {
-        if !schemes.contains(&p.scheme) {
-            schemes.push(p.scheme.clone());
-        }
-    }
-    schemes
+    bench_report::baseline_first(points.iter().map(|p| p.scheme.as_str()))
 }
 
 fn kernel_shapes_of(points: &[KernelPoint]) -> Vec<String> {
@@ -203,78 +195,36 @@ fn residency_name(residency: &str) -> &str {
     }
 }
 
-/// The sections of a kernel report (after its title).
+/// The sections of a kernel report (after its title), in the benchmark template.
 pub fn sections(data: &ReportData, charts: &[RenderedChart]) -> Vec<Section> {
     let points = kernel_points(data);
     let trials = data.done().filter(|t| !trial_points(t).is_empty()).count();
-    let mut overview = Vec::new();
-    if !data.description.trim().is_empty() {
-        overview.push(data.description.trim().to_string());
-    }
-    overview.push(format!(
-        "{} timed points from {trials} done trials of `bitlab bench kernels`: for each weight \
-         shape, token count n and thread count, every scheme computes y = x W^T for n random \
-         tokens. Every figure and table below is read from the results database.",
-        points.len()
-    ));
-    let environment = environment_table(data);
-    let environment_section = if environment.rows.is_empty() {
-        Section {
-            heading: "Environment".into(),
-            paragraphs: vec!["No sweep was recorded for this experiment.".into()],
-            ..Section::default()
-        }
-    } else {
-        Section {
-            heading: "Environment (latest run)".into(),
-            paragraphs: vec![
-                "Timings come from one machine and one run; compare schemes side by side within \
-                 a run, not across runs (shared machines vary by tens of percent)."
-                    .into(),
-            ],
-            table: Some(environment),
-            ..Section::default()
-        }
+    let report = BenchReport {
+        summary: format!(
+            "{} timed points from {trials} done trials of `bitlab bench kernels`: for each \
+             weight shape, token count n and thread count, every scheme computes y = x W^T for \
+             n random tokens. Every figure and table below is read from the results database.",
+            points.len()
+        ),
+        bullets: fastest_ternary_notes(&points),
+        environment_note: "Timings come from one machine and one run; compare schemes side by \
+             side within a run, not across runs (shared machines vary by tens of percent)."
+            .into(),
+        charts_note: "One panel per weight shape and thread count; markers are the median time \
+             per call, whiskers reach the p95. The legend names the kernel that ran and the \
+             thread count."
+            .into(),
+        table_heading: "Kernel timings".into(),
+        table_notes: vec![format!(
+            "GFLOP/s = 2 rows cols n / median; weight GB/s = bytes of one resident weight \
+             matrix / median; ratio to {BASELINE_SCHEME} = {BASELINE_SCHEME}'s median / this \
+             median on the same point of the same run. Weights are read from DRAM when the \
+             rotated copies of the weight matrix exceed the last-level cache, else they may \
+             be served from the cache; the column says which, with the number of copies."
+        )],
+        table: kernel_table(&points),
     };
-    let fastest = fastest_ternary_notes(&points);
-    vec![
-        Section {
-            heading: "Overview".into(),
-            paragraphs: overview,
-            bullets: fastest,
-            ..Section::default()
-        },
-        environment_section,
-        Section {
-            heading: "Charts".into(),
-            paragraphs: vec![
-                "One panel per weight shape and thread count; markers are the median time per \
-                 call, whiskers reach the p95. The legend names the kernel that ran and the \
-                 thread count."
-                    .into(),
-            ],
-            images: charts
-                .iter()
-                .map(|c| Image {
-                    title: c.title.clone(),
-                    file: format!("{}.svg", c.name),
-                })
-                .collect(),
-            ..Section::default()
-        },
-        Section {
-            heading: "Kernel timings".into(),
-            paragraphs: vec![format!(
-                "GFLOP/s = 2 rows cols n / median; weight GB/s = bytes of one resident weight \
-                 matrix / median; ratio to {BASELINE_SCHEME} = {BASELINE_SCHEME}'s median / this \
-                 median on the same point of the same run. Weights are read from DRAM when the \
-                 rotated copies of the weight matrix exceed the last-level cache, else they may \
-                 be served from the cache; the column says which, with the number of copies."
-            )],
-            table: Some(kernel_table(&points)),
-            ..Section::default()
-        },
-    ]
+    bench_report::sections(data, charts, report)
 }
 
 /// One line per (shape, n, threads) point with a ternary scheme: the fastest ternary kernel

@@ -43,6 +43,7 @@
 //! Write one file with a type implementing [`chart::Chart`] and add one line to
 //! [`chart::render_all`]; the HTML and Markdown reports pick it up.
 pub mod accuracy_chart;
+pub mod bench_report;
 pub mod chart;
 pub mod data;
 pub mod document;

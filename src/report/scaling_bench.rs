@@ -4,12 +4,13 @@
 //! stored trials, the table and the report's sections.
 use std::collections::BTreeMap;
 
+use super::bench_report::{self, BenchReport};
 use super::chart::RenderedChart;
 use super::data::{ReportData, BASELINE_SCHEME};
-use super::document::{Image, Section};
+use super::document::Section;
 use super::format::{number, or_dash, ratio};
 use super::notes::ENERGY_NOTE;
-use super::tables::{environment_table, Table};
+use super::tables::Table;
 use crate::store::{ExperimentKind, KernelId, MeasurementKind, MetricKey, TrialRecord};
 
 /// One timed point of a scaling benchmark.
@@ -69,16 +70,7 @@ pub fn has_scaling_bench(data: &ReportData) -> bool {
 
 /// Scheme names, the baseline first, then in order of first appearance (fixes colours).
 pub fn scaling_schemes(points: &[ScalingPoint]) -> Vec<String> {
-    let mut schemes: Vec<String> = Vec::new();
-    if points.iter().any(|p| p.scheme == BASELINE_SCHEME) {
-        schemes.push(BASELINE_SCHEME.into());
-    }
-    for p in points {
-        if !schemes.contains(&p.scheme) {
-            schemes.push(p.scheme.clone());
-        }
-    }
-    schemes
+    bench_report::baseline_first(points.iter().map(|p| p.scheme.as_str()))
 }
 
 fn trial_points(trial: &TrialRecord) -> Vec<ScalingPoint> {
@@ -172,22 +164,9 @@ pub fn scaling_table(points: &[ScalingPoint]) -> Table {
     }
 }
 
-/// The sections of a scaling report (after its title).
+/// The sections of a scaling report (after its title), in the benchmark template.
 pub fn sections(data: &ReportData, charts: &[RenderedChart]) -> Vec<Section> {
     let points = scaling_points(data);
-    let mut overview = Vec::new();
-    if !data.description.trim().is_empty() {
-        overview.push(data.description.trim().to_string());
-    }
-    overview.push(format!(
-        "{} timed points of `bitlab bench model`: for each model size, a stack of the \
-         classifier's transformer blocks (RMSNorm before every linear layer, d_ff = 4 d_model, \
-         64-wide heads, flash attention) holds random weights in each scheme's inference kernel \
-         and runs one sequence of n tokens (n = 1: decoding one token, the matrix-vector path; \
-         larger n: a prefill). Embeddings and the classifier head are left out. Every figure \
-         below is read from the results database.",
-        points.len()
-    ));
     let largest = points.iter().map(|p| (p.d_model, p.layers)).max();
     let baseline_energy = |p: &ScalingPoint| {
         points
@@ -224,53 +203,36 @@ pub fn sections(data: &ReportData, charts: &[RenderedChart]) -> Vec<Section> {
             )
         })
         .collect();
-    let environment = environment_table(data);
-    vec![
-        Section {
-            heading: "Overview".into(),
-            paragraphs: overview,
-            bullets,
-            ..Section::default()
-        },
-        Section {
-            heading: "Environment (latest run)".into(),
-            paragraphs: vec![
-                "Timings come from one machine and one run; compare schemes within a run.".into(),
-            ],
-            table: (!environment.rows.is_empty()).then_some(environment),
-            ..Section::default()
-        },
-        Section {
-            heading: "Charts".into(),
-            paragraphs: vec![
-                "Time per token against model width (the number of blocks grows with it; see \
-                 the table), one panel per token count, the bytes of weights each scheme \
-                 keeps resident, and the estimated matmul energy per token (see below). Markers \
-                 are medians, whiskers reach the p95."
-                    .into(),
-            ],
-            images: charts
-                .iter()
-                .map(|c| Image {
-                    title: c.title.clone(),
-                    file: format!("{}.svg", c.name),
-                })
-                .collect(),
-            ..Section::default()
-        },
-        Section {
-            heading: "Timings and memory".into(),
-            paragraphs: vec![
-                format!(
+    let report = BenchReport {
+        summary: format!(
+            "{} timed points of `bitlab bench model`: for each model size, a stack of the \
+             classifier's transformer blocks (RMSNorm before every linear layer, d_ff = 4 \
+             d_model, 64-wide heads, flash attention) holds random weights in each scheme's \
+             inference kernel and runs one sequence of n tokens (n = 1: decoding one token, the \
+             matrix-vector path; larger n: a prefill). Embeddings and the classifier head are \
+             left out. Every figure below is read from the results database.",
+            points.len()
+        ),
+        bullets,
+        environment_note: "Timings come from one machine and one run; compare schemes within \
+             a run."
+            .into(),
+        charts_note: "Time per token against model width (the number of blocks grows with it; \
+             see the table), one panel per token count, the bytes of weights each scheme keeps \
+             resident, and the estimated matmul energy per token (see below). Markers are \
+             medians, whiskers reach the p95."
+            .into(),
+        table_heading: "Timings and memory".into(),
+        table_notes: vec![
+            format!(
                 "Speed-up = {BASELINE_SCHEME}'s median / this median at the same size and n in \
                  the same run. Resident weights = bytes the kernels hold (codes, scales, 16-bit \
-                 copies); RSS growth = the process's resident set after building the stack minus \
-                 before (measured, so libtorch's and the allocator's overheads show)."
+                 copies); RSS growth = the process's resident set after building the stack \
+                 minus before (measured, so libtorch's and the allocator's overheads show)."
             ),
-                ENERGY_NOTE.into(),
-            ],
-            table: Some(scaling_table(&points)),
-            ..Section::default()
-        },
-    ]
+            ENERGY_NOTE.into(),
+        ],
+        table: scaling_table(&points),
+    };
+    bench_report::sections(data, charts, report)
 }
