@@ -2,10 +2,13 @@
 //! `bitlab bench model`: [`super::scaling_bench`]): an overview, the environment of the latest
 //! run, the charts, and the table of every point. Each benchmark supplies its own words, bullets
 //! and table.
+use std::collections::BTreeMap;
+
 use super::chart::RenderedChart;
 use super::data::{ReportData, BASELINE_SCHEME};
-use super::document::{Image, Section};
-use super::tables::{environment_table, Table};
+use super::document::{environment_section, Image, Section};
+use super::tables::Table;
+use crate::store::{Measurement, MeasurementKind, TrialRecord};
 
 /// What one benchmark's report says; [`sections`] lays it out.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,21 +38,11 @@ pub fn sections(data: &ReportData, charts: &[RenderedChart], report: BenchReport
         overview.push(data.description.trim().to_string());
     }
     overview.push(report.summary);
-    let environment = environment_table(data);
-    let environment_section = if environment.rows.is_empty() {
-        Section {
-            heading: "Environment".into(),
-            paragraphs: vec!["No sweep was recorded for this experiment.".into()],
-            ..Section::default()
-        }
-    } else {
-        Section {
-            heading: "Environment (latest run)".into(),
-            paragraphs: vec![report.environment_note],
-            table: Some(environment),
-            ..Section::default()
-        }
-    };
+    let environment_section = environment_section(
+        data,
+        "Environment (latest run)",
+        vec![report.environment_note],
+    );
     vec![
         Section {
             heading: "Overview".into(),
@@ -93,6 +86,20 @@ pub fn baseline_first<'a>(schemes: impl IntoIterator<Item = &'a str>) -> Vec<Str
         }
     }
     ordered
+}
+
+/// One point per token count (`seq_len`) of the trial's timings of `kind`, by increasing
+/// token count (a later timing at the same count replaces an earlier one).
+pub fn points_by_tokens<P>(
+    trial: &TrialRecord,
+    kind: MeasurementKind,
+    point: impl Fn(&Measurement) -> P,
+) -> Vec<P> {
+    let mut by_tokens: BTreeMap<i64, P> = BTreeMap::new();
+    for m in trial.measurements.iter().filter(|m| m.kind == kind) {
+        by_tokens.insert(m.seq_len, point(m));
+    }
+    by_tokens.into_values().collect()
 }
 
 #[cfg(test)]

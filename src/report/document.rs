@@ -70,20 +70,7 @@ pub fn build(data: &ReportData, charts: &[RenderedChart]) -> Document {
         status_counts(data)
     ));
 
-    let environment = environment_table(data);
-    let environment_section = if environment.rows.is_empty() {
-        Section {
-            heading: "Environment".into(),
-            paragraphs: vec!["No sweep was recorded for this experiment.".into()],
-            ..Section::default()
-        }
-    } else {
-        Section {
-            heading: "Environment (latest sweep)".into(),
-            table: Some(environment),
-            ..Section::default()
-        }
-    };
+    let environment_section = environment_section(data, "Environment (latest sweep)", Vec::new());
 
     let mut latency_notes = vec![format!(
         "Latency of fake-quantized (dequantized) schemes is {BASELINE_SCHEME} latency whenever the \
@@ -169,6 +156,26 @@ fn status_counts(data: &ReportData) -> String {
         "none".into()
     } else {
         counts.join(", ")
+    }
+}
+
+/// The environment of the experiment's latest sweep under `heading`, after `notes`; a section
+/// that says so when no sweep was recorded.
+pub fn environment_section(data: &ReportData, heading: &str, notes: Vec<String>) -> Section {
+    let environment = environment_table(data);
+    if environment.rows.is_empty() {
+        Section {
+            heading: "Environment".into(),
+            paragraphs: vec!["No sweep was recorded for this experiment.".into()],
+            ..Section::default()
+        }
+    } else {
+        Section {
+            heading: heading.into(),
+            paragraphs: notes,
+            table: Some(environment),
+            ..Section::default()
+        }
     }
 }
 

@@ -113,36 +113,27 @@ fn trial_points(trial: &TrialRecord) -> Vec<KernelPoint> {
     else {
         return Vec::new();
     };
-    let mut by_tokens: BTreeMap<i64, KernelPoint> = BTreeMap::new();
-    for m in trial
-        .measurements
-        .iter()
-        .filter(|m| m.kind == MeasurementKind::KernelTime)
-    {
+    bench_report::points_by_tokens(trial, MeasurementKind::KernelTime, |m| {
         let tokens = m.seq_len;
         let computed = 2.0 * (rows * cols) as f64 * tokens as f64 / (m.median * 1e6);
-        by_tokens.insert(
+        KernelPoint {
+            scheme: scheme.to_string(),
+            kernel: m.kernel.clone(),
+            rows,
+            cols,
+            threads,
             tokens,
-            KernelPoint {
-                scheme: scheme.to_string(),
-                kernel: m.kernel.clone(),
-                rows,
-                cols,
-                threads,
-                tokens,
-                median_ms: m.median,
-                p95_ms: m.p95,
-                gflops: trial
-                    .metric_at(MetricKey::Gflops, tokens)
-                    .unwrap_or(computed),
-                weight_gbps: trial.metric_at(MetricKey::WeightGbps, tokens),
-                speedup_vs_fp32: trial.metric_at(MetricKey::SpeedupVsFp32, tokens),
-                residency: config.residency.as_deref().unwrap_or("unknown").to_string(),
-                copies: config.copies,
-            },
-        );
-    }
-    by_tokens.into_values().collect()
+            median_ms: m.median,
+            p95_ms: m.p95,
+            gflops: trial
+                .metric_at(MetricKey::Gflops, tokens)
+                .unwrap_or(computed),
+            weight_gbps: trial.metric_at(MetricKey::WeightGbps, tokens),
+            speedup_vs_fp32: trial.metric_at(MetricKey::SpeedupVsFp32, tokens),
+            residency: config.residency.as_deref().unwrap_or("unknown").to_string(),
+            copies: config.copies,
+        }
+    })
 }
 
 /// The timing table: one row per point.

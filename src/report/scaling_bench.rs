@@ -1,9 +1,6 @@
 //! The report of a model-size scaling benchmark (experiment `model-scaling`, written by
-//! `bitlab bench model`; stored data described at
-//! [`crate::bench::model_scaling`]): its points read back from the
-//! stored trials, the table and the report's sections.
-use std::collections::BTreeMap;
-
+//! `bitlab bench model`; stored data described at [`crate::bench::model_scaling`]): its points
+//! read back from the stored trials, the table and the report's sections.
 use super::bench_report::{self, BenchReport};
 use super::chart::RenderedChart;
 use super::data::{ReportData, BASELINE_SCHEME};
@@ -85,33 +82,22 @@ fn trial_points(trial: &TrialRecord) -> Vec<ScalingPoint> {
     ) else {
         return Vec::new();
     };
-    let mut by_tokens: BTreeMap<i64, ScalingPoint> = BTreeMap::new();
-    for m in trial
-        .measurements
-        .iter()
-        .filter(|m| m.kind == MeasurementKind::StackTime)
-    {
-        by_tokens.insert(
-            m.seq_len,
-            ScalingPoint {
-                scheme: scheme.to_string(),
-                kernel: m.kernel.clone(),
-                d_model,
-                layers,
-                parameters,
-                threads,
-                tokens: m.seq_len,
-                median_ms: m.median,
-                p95_ms: m.p95,
-                speedup_vs_fp32: trial.metric_at(MetricKey::SpeedupVsFp32, m.seq_len),
-                resident_weight_bytes: bytes,
-                memory_ratio_vs_fp32: trial.metric_at(MetricKey::MemoryRatioVsFp32, m.seq_len),
-                rss_growth_bytes: c.rss_growth_bytes,
-                energy_estimate_pj_per_token: c.energy_estimate_pj_per_token,
-            },
-        );
-    }
-    by_tokens.into_values().collect()
+    bench_report::points_by_tokens(trial, MeasurementKind::StackTime, |m| ScalingPoint {
+        scheme: scheme.to_string(),
+        kernel: m.kernel.clone(),
+        d_model,
+        layers,
+        parameters,
+        threads,
+        tokens: m.seq_len,
+        median_ms: m.median,
+        p95_ms: m.p95,
+        speedup_vs_fp32: trial.metric_at(MetricKey::SpeedupVsFp32, m.seq_len),
+        resident_weight_bytes: bytes,
+        memory_ratio_vs_fp32: trial.metric_at(MetricKey::MemoryRatioVsFp32, m.seq_len),
+        rss_growth_bytes: c.rss_growth_bytes,
+        energy_estimate_pj_per_token: c.energy_estimate_pj_per_token,
+    })
 }
 
 /// `bytes` in MiB with one decimal.
