@@ -8,7 +8,7 @@ use super::kernel_bench;
 use super::notes::{kernel_notes, ENERGY_NOTE};
 use super::scaling_bench;
 use super::tables::{environment_table, growth_table, scheme_table, trial_table, Table};
-use crate::store::status;
+use crate::store::{status, ExperimentKind};
 
 /// A chart image in a section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,21 +43,24 @@ pub struct Document {
     pub sections: Vec<Section>,
 }
 
-/// Builds the report of `data` with `charts` (already rendered into the report directory); a
-/// kernel benchmark gets the sections of [`kernel_bench::sections`], a model-size scaling
-/// benchmark those of [`scaling_bench::sections`].
+/// Builds the report of `data` with `charts` (already rendered into the report directory), by
+/// the experiment's kind: a kernel benchmark gets the sections of [`kernel_bench::sections`], a
+/// model-size scaling benchmark those of [`scaling_bench::sections`].
 pub fn build(data: &ReportData, charts: &[RenderedChart]) -> Document {
-    if scaling_bench::has_scaling_bench(data) {
-        return Document {
-            title: format!("bitlab report: {} (model-size scaling)", data.experiment),
-            sections: scaling_bench::sections(data, charts),
-        };
-    }
-    if kernel_bench::has_kernel_bench(data) {
-        return Document {
-            title: format!("bitlab report: {} (kernel benchmark)", data.experiment),
-            sections: kernel_bench::sections(data, charts),
-        };
+    match data.kind {
+        ExperimentKind::ModelScaling => {
+            return Document {
+                title: format!("bitlab report: {} (model-size scaling)", data.experiment),
+                sections: scaling_bench::sections(data, charts),
+            };
+        }
+        ExperimentKind::KernelBench => {
+            return Document {
+                title: format!("bitlab report: {} (kernel benchmark)", data.experiment),
+                sections: kernel_bench::sections(data, charts),
+            };
+        }
+        ExperimentKind::TrialSweep => {}
     }
     let mut intro = Vec::new();
     if !data.description.trim().is_empty() {
