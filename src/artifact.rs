@@ -270,6 +270,7 @@ impl Artifact {
                     ),
                 ));
             };
+            check_weight_count(&entry, path)?;
             let data = &payload[entry.offset as usize..end as usize];
             let actual = sha256_hex(data);
             if actual != entry.sha256 {
@@ -308,6 +309,32 @@ impl Artifact {
             tensors,
         })
     }
+}
+
+/// Refuses an entry whose shape holds more weights than its payload can: every scheme stores at
+/// least one bit per weight (binary, the sparsest, one bit plus a scale), so a shape whose
+/// product passes `8 * len` (or overflows) is corrupt. This keeps what unpacking the tensor
+/// allocates within a small factor of the file's size. Dimensions are non-negative here.
+fn check_weight_count(entry: &TensorEntry, path: &Path) -> Result<()> {
+    let weights = entry
+        .shape
+        .iter()
+        .try_fold(1u64, |weights, &d| weights.checked_mul(d.unsigned_abs()));
+    if weights.is_some_and(|w| w <= entry.len.saturating_mul(8)) {
+        return Ok(());
+    }
+    Err(artifact_error(
+        path,
+        format!(
+            "tensor `{}` has shape {:?}, {} weights, more than its {} payload bytes can hold \
+             (every scheme stores at least one bit per weight); the header is corrupt; fix: \
+             delete the file and export the trial again",
+            entry.name,
+            entry.shape,
+            weights.map_or_else(|| "an overflowing number of".into(), |w| w.to_string()),
+            entry.len
+        ),
+    ))
 }
 
 /// `<path>.partial`, where a write goes before it is renamed into place.
@@ -442,6 +469,31 @@ mod tests {
         newer[7] = 2;
         std::fs::write(&path, &newer).unwrap();
         assert!(read_error(&path).contains("version 2"));
+    }
+
+    #[test]
+    fn shapes_holding_more_weights_than_their_payload_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shape.bitlab");
+        for (shape, weights) in [
+            (vec![i64::MAX, 4], "an overflowing number of weights"),
+            (vec![1 << 32, 1 << 32], "an overflowing number of weights"),
+            (vec![3, 43], "129 weights"),
+        ] {
+            let mut a = sample();
+            a.tensors[1].packed.shape = shape;
+            a.write(&path).unwrap();
+            let msg = read_error(&path);
+            assert!(
+                msg.contains("embed.weight") && msg.contains(weights) && msg.contains("16 payload"),
+                "{msg}"
+            );
+        }
+        // Eight weights per byte (one bit each) is the most a payload can hold.
+        let mut a = sample();
+        a.tensors[1].packed.shape = vec![2, 64];
+        a.write(&path).unwrap();
+        assert_eq!(Artifact::read(&path).unwrap(), a);
     }
 
     #[test]

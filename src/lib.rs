@@ -9,6 +9,7 @@
 //! [`attention`]) -> [`measure`] -> [`store`] -> [`report`]; [`runner`] ties them together.
 
 pub mod artifact;
+pub mod assets;
 pub mod attention;
 pub mod bench;
 pub mod data;

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["artifact"],
     &["quant"],
     &["kernels", "attention"],
+    &["assets"],
     &["error"],
 ];
 
@@ -26,12 +27,9 @@ const LAYERS: &[&[&str]] = &[
 const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
     ("attention", "experiment", "item 6: AttentionKind moves into attention"),
     ("data", "experiment", "item 6: tokenizer and dataset settings move into data"),
-    ("data", "model", "item 6: one assets module owns downloads and checksums"),
     ("model", "experiment", "item 6: ModelConfig and Pooling move into model"),
-    ("model", "data", "item 6: one assets module owns downloads and checksums"),
     ("model", "measure", "item 2: energy accounting moves below model"),
     ("quant", "experiment", "item 6/3: quantizer settings move into quant"),
-    ("kernels", "quant", "item 4: kernels take plain data"),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

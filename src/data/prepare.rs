@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::checksum::{sha256_file, sha256_hex};
 use super::csv_files::{read_source_rows, write_split};
 use super::dataset::Example;
 use super::manifest::{Manifest, Source, SplitFile, SplitFiles, SPLITS_RECORD_FILE, SPLIT_NAMES};
 use super::split::stratified_split;
+use crate::assets::checksum::{sha256_file, sha256_hex};
 use crate::{Error, Result};
 
 /// What `fetch` wrote, stored at `data/splits.toml`.
@@ -209,7 +209,7 @@ pub fn prepare_csv_dataset(
     }
     let source_sha256 = sha256_file(&source)?;
     if let Some(expected) = pinned_source {
-        super::checksum::expect_sha256(
+        crate::assets::checksum::expect_sha256(
             &source,
             expected,
             &source_sha256,

@@ -131,8 +131,8 @@ impl TextEncoder {
         dataset: &str,
         lowercase: bool,
     ) -> Result<TextEncoder> {
-        let entry = crate::model::pretrained::require(model)?;
-        let files = crate::model::pretrained::locate(datasets_dir, entry)?;
+        let entry = crate::assets::pretrained::require(model)?;
+        let files = crate::assets::pretrained::locate(datasets_dir, entry)?;
         let tokenizer = Tokenizer::from_file(&files.tokenizer).map_err(|e| Error::Pretrained {
             name: model.to_string(),
             message: format!("cannot load {}: {e}", files.tokenizer.display()),

@@ -27,7 +27,7 @@ use toml::Spanned;
 pub use config::*;
 pub use declared::DeclaredQuantizer;
 pub use hash::{canonical_hash, training_hash};
-pub use sweep::SHORTHANDS;
+pub use sweep::{MAX_TRIALS, SHORTHANDS};
 
 use crate::{Error, Result};
 use schema::{Source, SpannedValue};

@@ -18,6 +18,12 @@ pub const SHORTHANDS: [(&str, &str); 4] = [
     ("seed", "seed"),
 ];
 
+/// The most grid points one experiment file may expand to (before `[[sweep.exclude]]`
+/// filters). Every point becomes a trial with its own resolved configuration, so a few short
+/// axes could otherwise ask for an astronomically large grid; larger sweeps are refused before
+/// any trial is built.
+pub const MAX_TRIALS: usize = 10_000;
+
 /// The dotted path an axis name stands for.
 pub fn resolve_name(name: &str) -> &str {
     SHORTHANDS
@@ -96,6 +102,7 @@ pub fn expand<'i>(sweep: &RawSweep<'i>, source: Source<'_>) -> Result<Vec<GridPo
     dimensions.sort_by_key(|(start, _)| *start);
     let dimensions: Vec<Vec<Axis<'i>>> = dimensions.into_iter().map(|(_, axes)| axes).collect();
     check_duplicates(&dimensions, source)?;
+    check_grid_size(&dimensions)?;
 
     let points = cartesian(&dimensions, source);
     apply_excludes(points, sweep, &dimensions, source)
@@ -197,6 +204,31 @@ fn check_duplicates(dimensions: &[Vec<Axis<'_>>], source: Source<'_>) -> Result<
         }
     }
     Ok(())
+}
+
+/// Refuses a grid of more than [`MAX_TRIALS`] points, naming each dimension's length, before
+/// any point is allocated.
+fn check_grid_size(dimensions: &[Vec<Axis<'_>>]) -> Result<(), String> {
+    let total = dimensions.iter().try_fold(1usize, |total, axes| {
+        total.checked_mul(axes[0].values.len())
+    });
+    if total.is_some_and(|total| total <= MAX_TRIALS) {
+        return Ok(());
+    }
+    let total = total.map_or_else(|| format!("more than {}", usize::MAX), |t| t.to_string());
+    let factors: Vec<String> = dimensions
+        .iter()
+        .map(|axes| {
+            let names: Vec<&str> = axes.iter().map(|a| a.name.as_str()).collect();
+            format!("{} ({})", axes[0].values.len(), names.join(" + "))
+        })
+        .collect();
+    Err(format!(
+        "the sweep expands to {total} grid points ({}), more than the {MAX_TRIALS} trials one \
+         experiment file may hold\n  fix: split the sweep over several experiment files, or \
+         move axes that should advance together into one [[sweep.zip]] group",
+        factors.join(" x ")
+    ))
 }
 
 /// All combinations of one index per dimension; the first dimension varies slowest.
@@ -464,5 +496,58 @@ mod tests {
         );
         let err = expand_text("[sweep]\nseed = [1, 2]\n[[sweep.exclude]]\nseed = 7\n").unwrap_err();
         assert!(err.contains("matches no grid point"), "{err}");
+    }
+
+    #[test]
+    fn grids_larger_than_the_limit_are_refused_with_their_factors() {
+        let values = |n: usize| {
+            (1..=n)
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // 100 x 100 points is exactly the limit; one more value on an axis goes past it.
+        let at_limit = format!(
+            "[sweep]\nseed = [{}]\n\"train.epochs\" = [{}]\n",
+            values(100),
+            values(100)
+        );
+        assert_eq!(expand_text(&at_limit).unwrap().len(), MAX_TRIALS);
+        let over = format!(
+            "[sweep]\nseed = [{}]\n[[sweep.zip]]\n\"train.epochs\" = [{}]\n\
+             \"model.layers\" = [{}]\n",
+            values(100),
+            values(101),
+            values(101)
+        );
+        let err = expand_text(&over).unwrap_err();
+        assert!(
+            err.contains("expands to 10100 grid points")
+                && err.contains("100 (seed) x 101 (train.epochs + model.layers)")
+                && err.contains("fix:"),
+            "{err}"
+        );
+        // A product past usize::MAX is refused the same way, without overflowing.
+        let axes: String = [
+            "seed",
+            "train.epochs",
+            "train.batch_size",
+            "train.warmup_steps",
+            "model.layers",
+            "measure.warmup",
+            "measure.repeats",
+            "measure.threads",
+            "dataset.subset",
+            "dataset.eval_subset",
+            "dataset.max_len",
+        ]
+        .iter()
+        .map(|axis| format!("\"{axis}\" = [{}]\n", values(60)))
+        .collect();
+        let err = expand_text(&format!("[sweep]\n{axes}")).unwrap_err();
+        assert!(
+            err.contains(&format!("expands to more than {}", usize::MAX)),
+            "{err}"
+        );
     }
 }

@@ -174,13 +174,13 @@ fn check_shape(config: &TrialConfig, found: &mut Problems) {
 /// A pretrained model takes its shape and tokenizer from its checkpoint.
 fn check_pretrained(config: &TrialConfig, name: &str, found: &mut Problems) {
     let model = &config.model;
-    if crate::model::pretrained::find(name).is_none() {
+    if crate::assets::pretrained::find(name).is_none() {
         found.add(
             "model.pretrained",
             format!("model.pretrained = {name:?} is not a known pretrained model"),
             format!(
                 "use one of: {}",
-                crate::model::pretrained::names().join(", ")
+                crate::assets::pretrained::names().join(", ")
             ),
         );
     }

@@ -1,7 +1,8 @@
 //! Per-token 8-bit activation quantization for the integer kernels, exactly BitNet b1.58's
 //! (Ma et al., 2024, "Training Tips, Code and FAQ"): `s = 127 / max|x|.clamp(min=1e-5)`,
 //! `q = clamp(round(x * s), -128, 127)`, computed in f32 with round-half-to-even like libtorch,
-//! so the codes equal those of [`crate::quant::int8::quantize_activation_int8_per_token`].
+//! so the codes equal those of the QAT fake quantizer (quant's
+//! `int8::quantize_activation_int8_per_token`; quant's tests cross-check the two).
 //!
 //! Each token's codes are padded with zeros to the kernel's block multiple, so padded weight
 //! codes contribute nothing; the per-token code sum is kept for the `(w + 1)` code trick
@@ -112,58 +113,62 @@ fn quantize_token_avx2(_cpu: Avx2Token, token: &[f32], out: &mut [i8]) -> (f32, 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn quantize_token_avx2_inner(token: &[f32], out: &mut [i8]) -> (f32, i32) {
-    use std::arch::x86_64::*;
-    let len = token.len();
-    let full = len / 32 * 32;
-    let sign = _mm256_set1_ps(-0.0);
-    // max(|v|, m) keeps m when v is NaN, like f32::max.
-    let mut m = _mm256_setzero_ps();
-    for i in (0..len / 8 * 8).step_by(8) {
-        let v = _mm256_loadu_ps(token.as_ptr().add(i));
-        m = _mm256_max_ps(_mm256_andnot_ps(sign, v), m);
+    // SAFETY: the caller upholds this function's safety contract in its doc comment (the CPU has AVX2, checked
+    // by the token of the safe wrapper that calls it, and the lengths it states), which is what
+    // every load, store and pointer offset below relies on.
+    unsafe {
+        use std::arch::x86_64::*;
+        let len = token.len();
+        let full = len / 32 * 32;
+        let sign = _mm256_set1_ps(-0.0);
+        // max(|v|, m) keeps m when v is NaN, like f32::max.
+        let mut m = _mm256_setzero_ps();
+        for i in (0..len / 8 * 8).step_by(8) {
+            let v = _mm256_loadu_ps(token.as_ptr().add(i));
+            m = _mm256_max_ps(_mm256_andnot_ps(sign, v), m);
+        }
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), m);
+        let absmax = token[len / 8 * 8..]
+            .iter()
+            .chain(&lanes)
+            .fold(0f32, |m, v| m.max(v.abs()));
+        let scale = 127.0f32 / absmax.max(ABSMAX_FLOOR);
+        let s = _mm256_set1_ps(scale);
+        let ones = _mm256_set1_epi16(1);
+        let mut sum = _mm256_setzero_si256();
+        let to_i32 = |i: usize| {
+            let v = _mm256_mul_ps(_mm256_loadu_ps(token.as_ptr().add(i)), s);
+            let v = _mm256_and_ps(v, _mm256_cmp_ps::<_CMP_ORD_Q>(v, v));
+            _mm256_cvtps_epi32(v)
+        };
+        for i in (0..full).step_by(32) {
+            let (a, b, c, d) = (to_i32(i), to_i32(i + 8), to_i32(i + 16), to_i32(i + 24));
+            // packs interleave 128-bit lanes; the permute restores value order.
+            let ab = _mm256_packs_epi32(a, b);
+            let cd = _mm256_packs_epi32(c, d);
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_add_epi16(ab, cd), ones));
+            let bytes = _mm256_permutevar8x32_epi32(
+                _mm256_packs_epi16(ab, cd),
+                _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7),
+            );
+            _mm256_storeu_si256(out.as_mut_ptr().add(i).cast(), bytes);
+        }
+        let mut total = [0i32; 8];
+        _mm256_storeu_si256(total.as_mut_ptr().cast(), sum);
+        let mut sum: i32 = total.iter().sum();
+        for (q, &v) in out[full..].iter_mut().zip(&token[full..]) {
+            *q = round_half_even(v * scale).clamp(-128.0, 127.0) as i8;
+            sum += i32::from(*q);
+        }
+        (scale, sum)
     }
-    let mut lanes = [0f32; 8];
-    _mm256_storeu_ps(lanes.as_mut_ptr(), m);
-    let absmax = token[len / 8 * 8..]
-        .iter()
-        .chain(&lanes)
-        .fold(0f32, |m, v| m.max(v.abs()));
-    let scale = 127.0f32 / absmax.max(ABSMAX_FLOOR);
-    let s = _mm256_set1_ps(scale);
-    let ones = _mm256_set1_epi16(1);
-    let mut sum = _mm256_setzero_si256();
-    let to_i32 = |i: usize| {
-        let v = _mm256_mul_ps(_mm256_loadu_ps(token.as_ptr().add(i)), s);
-        let v = _mm256_and_ps(v, _mm256_cmp_ps::<_CMP_ORD_Q>(v, v));
-        _mm256_cvtps_epi32(v)
-    };
-    for i in (0..full).step_by(32) {
-        let (a, b, c, d) = (to_i32(i), to_i32(i + 8), to_i32(i + 16), to_i32(i + 24));
-        // packs interleave 128-bit lanes; the permute restores value order.
-        let ab = _mm256_packs_epi32(a, b);
-        let cd = _mm256_packs_epi32(c, d);
-        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_add_epi16(ab, cd), ones));
-        let bytes = _mm256_permutevar8x32_epi32(
-            _mm256_packs_epi16(ab, cd),
-            _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7),
-        );
-        _mm256_storeu_si256(out.as_mut_ptr().add(i).cast(), bytes);
-    }
-    let mut total = [0i32; 8];
-    _mm256_storeu_si256(total.as_mut_ptr().cast(), sum);
-    let mut sum: i32 = total.iter().sum();
-    for (q, &v) in out[full..].iter_mut().zip(&token[full..]) {
-        *q = round_half_even(v * scale).clamp(-128.0, 127.0) as i8;
-        sum += i32::from(*q);
-    }
-    (scale, sum)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quant::int8::quantize_activation_int8_per_token;
-    use tch::{Kind, Tensor};
+    use crate::kernels::reference::{random_input, reference_activations};
 
     #[test]
     fn every_backend_quantizes_identically_including_ties_nan_and_tails() {
@@ -219,30 +224,21 @@ mod tests {
     }
 
     #[test]
-    fn codes_match_the_qat_fake_quantizer() {
-        tch::manual_seed(3);
+    fn codes_match_the_plain_reference_quantizer_and_padding_is_zero() {
         let (n, k) = (5, 37);
-        let x = Tensor::randn([n, k], (Kind::Float, tch::Device::Cpu)) * 3.0;
-        let values = Vec::<f32>::try_from(&x.flatten(0, -1)).unwrap();
-        let q =
-            QuantizedActivations::quantize(&values, n as usize, k as usize, 32, Backend::Portable);
-        assert_eq!(q.padded_k, 64);
-        let fake =
-            Vec::<f32>::try_from(&quantize_activation_int8_per_token(&x).flatten(0, -1)).unwrap();
-        for t in 0..n as usize {
-            let token = q.token(t);
-            assert!(
-                token[k as usize..].iter().all(|&c| c == 0),
-                "padding is zero"
-            );
-            assert_eq!(q.sums[t], token.iter().map(|&c| i32::from(c)).sum::<i32>());
-            for i in 0..k as usize {
-                let expected = fake[t * k as usize + i];
-                let got = f32::from(token[i]) / q.scales[t];
-                assert!(
-                    (got - expected).abs() <= 1e-6 * expected.abs().max(1.0),
-                    "{got} {expected}"
-                );
+        let x = random_input(n, k, 3);
+        let expected = reference_activations(&x, k);
+        for backend in Backend::available() {
+            let q = QuantizedActivations::quantize(&x, n, k, 32, backend);
+            assert_eq!(q.padded_k, 64);
+            for t in 0..n {
+                let token = q.token(t);
+                assert!(token[k..].iter().all(|&c| c == 0), "padding is zero");
+                assert_eq!(q.sums[t], token.iter().map(|&c| i32::from(c)).sum::<i32>());
+                for i in 0..k {
+                    let got = f32::from(token[i]) / q.scales[t];
+                    assert_eq!(got, expected[t * k + i], "token {t}, value {i}");
+                }
             }
         }
     }

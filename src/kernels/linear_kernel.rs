@@ -2,11 +2,12 @@
 //! resident in the kernel's own form (packed codes, a libtorch-packed int4/int8 layout, or a
 //! 16-bit copy).
 //!
-//! A quantizer opts in through [`crate::quant::Quantizer::load_kernel`], which turns one packed
-//! artifact tensor into a boxed kernel; the packed classifier and the model-size benchmark run
-//! every linear layer through this trait and record [`LinearKernel::kernel_name`] with every
-//! figure. Adding a kernel: one file implementing these six methods, and one `load_kernel` in
-//! the scheme's quantizer.
+//! A quantizer opts in through its `load_kernel` (in `quant`, which depends on this module, never
+//! the reverse), which turns one packed artifact tensor into a boxed kernel; the packed
+//! classifier and the model-size benchmark run every linear layer through this trait and record
+//! [`LinearKernel::kernel_name`] with every figure. Adding a kernel: one file implementing these
+//! six methods, and one `load_kernel` in the scheme's quantizer. bitlab's ternary kernels
+//! implement it once, generically ([`super::PackedTernary`]).
 use super::Backend;
 use crate::{Error, Result};
 use tch::{Device, Kind, Tensor};
@@ -22,7 +23,7 @@ pub struct KernelContext<'a> {
 }
 
 /// The arithmetic one weight costs per token in a kernel, by the format of its operands (what
-/// [`crate::measure::energy`] charges, with BitNet's per-operation energies).
+/// the energy estimate in `measure::energy` charges, with BitNet's per-operation energies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MacArithmetic {
     /// An f32 multiply and an f32 add.
@@ -96,45 +97,11 @@ pub(crate) fn forward_f32_slices(
         .map_err(|e| Error::torch("shaping the kernel output", e))
 }
 
-/// [`LinearKernel`] for one of bitlab's ternary kernels: both layouts share `rows`, `cols`,
-/// `forward(&[f32], n, backend)` and `resident_bytes`, and quantize activations themselves.
-macro_rules! ternary_linear_kernel {
-    ($kernel:ty, $name:literal) => {
-        impl LinearKernel for $kernel {
-            fn rows(&self) -> usize {
-                self.rows()
-            }
-            fn cols(&self) -> usize {
-                self.cols()
-            }
-            fn forward(&self, x: &Tensor, ctx: &KernelContext) -> Result<Tensor> {
-                forward_f32_slices(x, self.rows(), self.cols(), |v, n| {
-                    ctx.pool.install(|| self.forward(v, n, ctx.backend))
-                })
-            }
-            fn resident_bytes(&self) -> usize {
-                self.resident_bytes()
-            }
-            fn kernel_name(&self, backend: Backend) -> String {
-                format!(concat!($name, "-{}"), backend.name())
-            }
-            fn quantizes_activations(&self) -> bool {
-                true
-            }
-            fn arithmetic(&self) -> MacArithmetic {
-                MacArithmetic::Int8Add
-            }
-        }
-    };
-}
-
-ternary_linear_kernel!(super::Ternary2Bit, "bitlab-ternary-2bit");
-ternary_linear_kernel!(super::Ternary1p6, "bitlab-ternary-1.6bit");
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::catalog::BenchScheme;
+    use crate::kernels::reference::random_codes;
+    use crate::kernels::Ternary2Bit;
 
     #[test]
     fn non_contiguous_and_double_inputs_read_the_same_values() {
@@ -146,7 +113,9 @@ mod tests {
             backend: Backend::detect(),
             pool: &pool,
         };
-        let kernel = BenchScheme::Ternary2Bit.random_kernel(16, 128, 5).unwrap();
+        let (codes, scale) = random_codes(16, 128, 5);
+        let kernel: Box<dyn LinearKernel> =
+            Box::new(Ternary2Bit::from_codes(&codes, 16, 128, scale).unwrap());
         let x = Tensor::randn([3, 128], (Kind::Float, Device::Cpu));
         let expected = kernel.forward(&x, &ctx).unwrap();
         let strided = x.t_copy().t_(); // same values, column-major strides

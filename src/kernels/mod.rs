@@ -9,6 +9,9 @@
 //! - [`Ternary1p6`]: the same weights in base 3 at 1.6 bits, five per byte (ggml TQ1_0's trit
 //!   encoding), in 160-weight blocks of 32 bytes; the AVX2 route decodes trits with byte
 //!   additions and comparisons (see [`ternary_1p6`]), then takes the same `maddubs` route.
+//! - Both are one generic kernel, [`PackedTernary`], over a [`TernaryLayout`] (block geometry,
+//!   byte encoding, activation form, and per instruction set a row dot product and an unpack);
+//!   the helpers each instruction set shares live in one file per instruction set ([`isa`]).
 //! - A matrix-vector path (one token: decoding) streams the packed weights once; a
 //!   matrix-matrix path (many tokens: prefill) unpacks a tile of weight rows once and reuses it
 //!   across every token of a token block.
@@ -21,76 +24,29 @@
 //! path computes the same integers everywhere, and tests force it to compare both.
 pub mod activations;
 pub mod catalog;
+pub mod isa;
 pub mod linear_kernel;
 pub mod omp_wait;
+pub mod packed_ternary;
 mod pair_matmat;
 pub mod ternary_1p6;
-mod ternary_1p6_avx2;
-mod ternary_1p6_portable;
 pub mod ternary_2bit;
-mod ternary_avx2;
-mod ternary_portable;
+pub mod ternary_layout;
 mod tiled_matmat;
 pub mod torch_dense;
 pub mod torch_int4pack;
 pub mod torch_int8pack;
 
 pub use activations::QuantizedActivations;
+pub use isa::{Avx2Token, Backend};
 pub use linear_kernel::{KernelContext, LinearKernel, MacArithmetic};
-pub use ternary_1p6::Ternary1p6;
-pub use ternary_2bit::Ternary2Bit;
+pub use packed_ternary::PackedTernary;
+pub use ternary_1p6::{Ternary1p6, TernaryBase3Layout};
+pub use ternary_2bit::{Ternary2Bit, Ternary2BitLayout};
+pub use ternary_layout::{ActivationForm, TernaryFormat, TernaryLayout};
 pub use torch_dense::TorchDense;
 pub use torch_int4pack::TorchInt4Pack;
 pub use torch_int8pack::TorchInt8Pack;
-
-/// The instruction set a kernel call runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// x86-64 AVX2 (256-bit integer SIMD); only constructible where the CPU has it.
-    Avx2(Avx2Token),
-    /// Plain Rust, any CPU; the same integer results as [`Backend::Avx2`].
-    Portable,
-}
-
-/// Proof that the running CPU supports AVX2 (obtainable only through [`Avx2Token::detect`]), so
-/// the `unsafe` AVX2 code can rely on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Avx2Token(());
-
-impl Avx2Token {
-    /// `Some` when the CPU running this process supports AVX2.
-    pub fn detect() -> Option<Self> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") {
-                return Some(Avx2Token(()));
-            }
-        }
-        None
-    }
-}
-
-impl Backend {
-    /// The fastest backend this CPU supports.
-    pub fn detect() -> Self {
-        Avx2Token::detect().map_or(Backend::Portable, Backend::Avx2)
-    }
-
-    /// Short name used in kernel names: `avx2` or `portable`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Avx2(_) => "avx2",
-            Backend::Portable => "portable",
-        }
-    }
-
-    /// Every backend this CPU can run (the portable one always), for tests and benchmarks.
-    pub fn available() -> Vec<Self> {
-        let mut all = vec![Backend::Portable];
-        all.extend(Avx2Token::detect().map(Backend::Avx2));
-        all
-    }
-}
 
 #[cfg(test)]
 pub(crate) mod reference;

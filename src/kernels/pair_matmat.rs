@@ -5,7 +5,7 @@
 //!
 //! The whole matrix is unpacked once per call into [`PAIR_ROWS`]-row groups with weight pairs
 //! interleaved (`[group][k / 2][32 rows][2 codes]`), so one 32-byte load holds two neighbouring
-//! weights of 16 rows. [`super::ternary_avx2::dot_pairs`] multiplies those by a broadcast pair
+//! weights of 16 rows. [`super::isa::avx2::dot_pairs`] multiplies those by a broadcast pair
 //! of int8 activations (`_mm256_maddubs_epi16`): every lane is one output row, so no horizontal
 //! sum is needed and outputs come out token-major. Each rayon task owns a block of tokens and
 //! writes its contiguous slice of the output. The integers are exact and the final scaling is
@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 
 use super::activations::QuantizedActivations;
-use super::{ternary_avx2, Avx2Token};
+use super::isa::{avx2, Avx2Token};
 
 /// Rows per interleaved group (two 16-row vectors).
 pub(crate) const PAIR_ROWS: usize = 32;
@@ -50,7 +50,7 @@ pub(crate) fn pair_matmat(
             let tokens = out.len() / rows.max(1);
             let a: Vec<&[i8]> = (t0..t0 + tokens).map(|t| acts.token(t)).collect();
             let mut dots = vec![0i32; tokens * padded_rows];
-            ternary_avx2::dot_pairs(cpu, &pairs, k, &a, &mut dots);
+            avx2::dot_pairs(cpu, &pairs, k, &a, &mut dots);
             for (j, (out_t, dots_t)) in out
                 .chunks_exact_mut(rows)
                 .zip(dots.chunks_exact(padded_rows))

@@ -1,7 +1,7 @@
 //! Test support: random ternary matrices and inputs, and the straightforward reference every
 //! kernel is checked against (dequantize, then an f64 matmul), written independently of the
-//! kernels (activation quantization through the QAT fake quantizer in libtorch).
-use crate::quant::int8::quantize_activation_int8_per_token;
+//! kernels' loops (activation quantization by [`reference_activations`], plain scalar code).
+//! The cross-checks of these against quant's QAT fake quantizers are quant's tests.
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::Tensor;
@@ -26,8 +26,24 @@ pub fn random_input(n: usize, cols: usize, seed: u64) -> Vec<f32> {
     x
 }
 
+/// BitNet b1.58's per-token int8 activation quantization (Ma et al., 2024), dequantized, written
+/// as plainly as the recipe reads and independently of [`super::activations`]: per token of
+/// `cols` values, `s = 127 / max(max|x|, 1e-5)` and `clamp(round_half_even(x s), -128, 127) / s`,
+/// in f32 like libtorch's fake quantizer.
+pub fn reference_activations(x: &[f32], cols: usize) -> Vec<f32> {
+    x.chunks(cols)
+        .flat_map(|token| {
+            let absmax = token.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let s = 127.0f32 / absmax.max(1e-5);
+            token
+                .iter()
+                .map(move |&v| (v * s).round_ties_even().clamp(-128.0, 127.0) / s)
+        })
+        .collect()
+}
+
 /// Checks `y` (`n * rows`, token-major) against `dequantize(codes) / scale` times the
-/// fake-quantized activations, summed in f64.
+/// quantized activations of [`reference_activations`], summed in f64.
 ///
 /// Tolerance: the kernel's dot product is exact in integers; the only differences are f32
 /// roundings of the two scales' reciprocals and of the result (each within 2^-24 relative)
@@ -44,9 +60,7 @@ pub fn assert_close_to_reference(
     n: usize,
 ) {
     assert_eq!(y.len(), n * rows);
-    let xq =
-        quantize_activation_int8_per_token(&Tensor::from_slice(x).view([n as i64, cols as i64]));
-    let xq = Vec::<f32>::try_from(&xq.flatten(0, -1)).unwrap();
+    let xq = reference_activations(x, cols);
     for t in 0..n {
         for r in 0..rows {
             let (mut sum, mut abs) = (0f64, 0f64);

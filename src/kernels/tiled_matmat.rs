@@ -2,14 +2,14 @@
 //! [`ROW_TILE`] output rows, unpacks their weights one K tile at a time into one byte per code
 //! (`w + 1`, the layout-specific part, given as a closure), and runs every block of
 //! [`TOKEN_BLOCK`] tokens against that tile with the register-tiled integer dot products of
-//! [`super::ternary_avx2::dot_codes_tile`] (or the portable equivalent). Results are exact
+//! [`super::isa::avx2::dot_codes_tile`] (or the portable equivalent). Results are exact
 //! integer sums `sum (w + 1) a - sum a`, scaled once per output by `1 / (s * s_x)` (BitNet b1.58
 //! absmean weight scale `s`, per-token activation scale `s_x`).
 use rayon::prelude::*;
 
 use super::activations::QuantizedActivations;
+use super::isa::{avx2, portable, Backend};
 use super::pair_matmat::{fits_pair_path, pair_matmat};
-use super::{ternary_avx2, ternary_portable, Backend};
 
 /// Output rows per parallel task (its unpacked codes, `ROW_TILE x k_tile` bytes of about
 /// 128 KiB, stay in the L2 cache).
@@ -76,8 +76,8 @@ fn row_tiled_matmat(
                         .collect();
                     let block_dots = &mut block_dots[..tile_rows * a.len()];
                     match backend {
-                        Backend::Avx2(cpu) => ternary_avx2::dot_codes_tile(cpu, &w, &a, block_dots),
-                        Backend::Portable => ternary_portable::dot_codes_tile(&w, &a, block_dots),
+                        Backend::Avx2(cpu) => avx2::dot_codes_tile(cpu, &w, &a, block_dots),
+                        Backend::Portable => portable::dot_codes_tile(&w, &a, block_dots),
                     }
                     for r in 0..tile_rows {
                         for (j, t) in tokens.clone().enumerate() {

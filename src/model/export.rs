@@ -41,21 +41,105 @@ pub struct ArtifactConfig {
 }
 
 impl ArtifactConfig {
-    /// The header configuration of `artifact`, read from `path` (named in errors).
+    /// The header configuration of `artifact`, read from `path` (named in errors). A
+    /// configuration describing a larger model than the artifact stores is refused, so a corrupt
+    /// header cannot make the loader allocate beyond a small factor of the file's size.
     pub fn of(artifact: &Artifact, path: &Path) -> Result<Self> {
-        serde_json::from_str(&artifact.config_json).map_err(|e| Error::Artifact {
-            path: path.to_path_buf(),
-            message: format!(
-                "header configuration is not readable by this bitlab ({e}); re-run the trial \
-                 to re-export"
-            ),
-        })
+        let config: Self =
+            serde_json::from_str(&artifact.config_json).map_err(|e| Error::Artifact {
+                path: path.to_path_buf(),
+                message: format!(
+                    "header configuration is not readable by this bitlab ({e}); re-run the \
+                     trial to re-export"
+                ),
+            })?;
+        check_model_fits(&config, artifact, path)?;
+        Ok(config)
     }
 
     /// Reads the artifact at `path` and returns its header configuration.
     pub fn read(path: &Path) -> Result<Self> {
         Self::of(&Artifact::read(path)?, path)
     }
+}
+
+/// Refuses a header configuration whose model needs more weights, or more layers, than the
+/// artifact stores: a lower bound of the model's parameter count (its embedding tables, its
+/// head, and per layer four `d x d` attention matrices, two `d x ff` feed-forward matrices and
+/// one `ff`-wide vector) must not exceed the stored weight count, and each layer needs at least
+/// one stored tensor; the widths must be positive and the heads divide the width. An honest
+/// artifact stores every variable of a validated model, so it passes.
+fn check_model_fits(config: &ArtifactConfig, artifact: &Artifact, path: &Path) -> Result<()> {
+    let n = |v: usize| v as u128;
+    let labels = n(config.dims.num_labels);
+    let (layers, width, ff, heads, table_rows) =
+        match (&config.trial.model.pretrained, &config.bert) {
+            (Some(_), Some(bert)) => (
+                bert.num_hidden_layers,
+                bert.hidden_size,
+                bert.intermediate_size,
+                bert.num_attention_heads,
+                n(bert.vocab_size)
+                    .saturating_add(n(bert.max_position_embeddings))
+                    .saturating_add(n(bert.type_vocab_size)),
+            ),
+            _ => {
+                let model = &config.trial.model;
+                (
+                    model.layers,
+                    model.d_model,
+                    model.d_ff,
+                    model.heads,
+                    n(config.dims.vocab_size).saturating_add(n(model.max_positions)),
+                )
+            }
+        };
+    // A layer of width 0 has no valid initialization (libtorch refuses it), and heads must
+    // split the width: every trial that was run satisfied both.
+    if width == 0 || ff == 0 || heads == 0 || width % heads != 0 {
+        return Err(Error::Artifact {
+            path: path.to_path_buf(),
+            message: format!(
+                "header configuration has a model of width {width}, feed-forward width {ff} and \
+                 {heads} heads, which no trial can have; the header is corrupt; fix: delete the \
+                 file and export the trial again"
+            ),
+        });
+    }
+    let (d, ff) = (n(width), n(ff));
+    let layer = d
+        .saturating_mul(d)
+        .saturating_mul(4)
+        .saturating_add(d.saturating_mul(ff).saturating_mul(2))
+        .saturating_add(ff);
+    let lower_bound = table_rows
+        .saturating_mul(d)
+        .saturating_add(layer.saturating_mul(n(layers)))
+        .saturating_add(d.saturating_mul(labels))
+        .saturating_add(labels)
+        .max(if config.merged_lora {
+            0
+        } else {
+            n(config.trial.lora.rank)
+        });
+    let stored = artifact.tensors.iter().fold(0u128, |total, t| {
+        let weights = t.packed.shape.iter().fold(1u128, |w, &dim| {
+            w.saturating_mul(u128::from(dim.unsigned_abs()))
+        });
+        total.saturating_add(weights)
+    });
+    if lower_bound <= stored && layers <= artifact.tensors.len() {
+        return Ok(());
+    }
+    Err(Error::Artifact {
+        path: path.to_path_buf(),
+        message: format!(
+            "header configuration describes a model of {layers} layers and at least \
+             {lower_bound} weights, but the artifact stores {stored} weights in {} tensors; the \
+             header is corrupt; fix: delete the file and export the trial again",
+            artifact.tensors.len()
+        ),
+    })
 }
 
 /// Unpacks `tensor` into the variable of the same name (removed from `variables`), on

@@ -30,7 +30,7 @@ use super::int8::quantize_activation_int8_per_token;
 use super::packing::{check_packed, finite_weight_values, quant_error, to_f32_vec};
 use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize};
 use crate::experiment::QuantConfig;
-use crate::kernels::{LinearKernel, Ternary2Bit};
+use crate::kernels::{LinearKernel, PackedTernary, Ternary2BitLayout, TernaryLayout};
 use crate::{Error, Result};
 
 /// BitNet b1.58 ternary weights (absmean, per tensor) with 8-bit per-token activations.
@@ -90,14 +90,17 @@ impl Quantizer for TernaryQuantizer {
         2.0 + 32.0 / (1024.0 * 1024.0)
     }
 
-    /// bitlab's 2-bit integer kernel ([`crate::kernels::Ternary2Bit`]); the name gains the
+    /// bitlab's 2-bit integer kernel ([`crate::kernels::Ternary2Bit`], loaded by
+    /// [`packed_ternary_kernel`]); the name gains the
     /// backend (`-avx2` or `-portable`) where a measurement records it.
     fn packed_kernel(&self) -> Option<&'static str> {
         Some("bitlab-ternary-2bit")
     }
 
     fn load_kernel(&self, p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
-        Ok(Some(Box::new(Ternary2Bit::from_packed(p)?)))
+        Ok(Some(Box::new(packed_ternary_kernel::<Ternary2BitLayout>(
+            p,
+        )?)))
     }
 
     fn quantize_weight(&self, w: &Tensor) -> Tensor {
@@ -147,6 +150,41 @@ impl Quantizer for TernaryQuantizer {
             .f_reshape(&p.shape)
             .map_err(|e| Error::torch("reshaping an unpacked ternary tensor", e))
     }
+}
+
+/// Repacks an artifact tensor of scheme `ternary` (flat 2-bit codes, then the f32 scale: see
+/// the file header) into the kernel layout `L` ([`crate::kernels::Ternary2Bit`] or
+/// [`crate::kernels::Ternary1p6`]), without a wider intermediate copy. Errors on another scheme,
+/// a shape that is not 2-D, a byte count that does not match the shape, code 3, or a scale
+/// that is not positive and finite.
+pub fn packed_ternary_kernel<L: TernaryLayout>(p: &PackedTensor) -> Result<PackedTernary<L>> {
+    let expected = TernaryQuantizer::packed_len(&p.shape);
+    let shape = match p.shape[..] {
+        [rows, cols] => usize::try_from(rows).ok().zip(usize::try_from(cols).ok()),
+        _ => None,
+    };
+    let (rows, cols) = match shape {
+        Some(shape) if p.scheme == "ternary" && p.data.len() == expected => shape,
+        _ => {
+            return Err(PackedTernary::<L>::layout_error(format!(
+                "expected a 2-D `ternary` tensor of {expected} bytes, got scheme `{}`, shape {:?}, \
+                 {} bytes; fix: export the model with quant.scheme = \"ternary\" again",
+                p.scheme,
+                p.shape,
+                p.data.len()
+            )))
+        }
+    };
+    let (codes, scale) = p.data.split_at(p.data.len() - 4);
+    let scale = f32::from_le_bytes([scale[0], scale[1], scale[2], scale[3]]);
+    let code =
+        |i: usize| (codes[i / CODES_PER_BYTE_2BIT] >> (2 * (i % CODES_PER_BYTE_2BIT))) & 0b11;
+    if let Some(i) = (0..rows * cols).find(|&i| code(i) == 0b11) {
+        return Err(PackedTernary::<L>::layout_error(format!(
+            "code 3 at weight {i} is never written; the artifact is corrupt"
+        )));
+    }
+    PackedTernary::from_code_fn(rows, cols, scale, |i| code(i) as i8 - 1)
 }
 
 /// Packs ternary codes (-1, 0, 1) as 2-bit `w + 1` values, four per byte, first in the low bits;
@@ -207,7 +245,126 @@ pub fn unpack_ternary_2bit(bytes: &[u8], n: usize) -> Result<Vec<i8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::{Backend, KernelContext, QuantizedActivations, TernaryBase3Layout};
     use tch::Device;
+
+    /// The artifact tensor repacked into layout `L` holds every code of the quantizer's grid and
+    /// its scale; corrupt tensors are refused.
+    fn check_repacking<L: TernaryLayout>() {
+        tch::manual_seed(5);
+        let (rows, cols) = (7, 333);
+        let w = Tensor::randn([rows as i64, cols as i64], (Kind::Float, Device::Cpu));
+        let packed = TernaryQuantizer.pack(&w).unwrap();
+        let m = packed_ternary_kernel::<L>(&packed).unwrap();
+        let grid = Vec::<f32>::try_from(&TernaryQuantizer.unpack(&packed).unwrap().flatten(0, -1))
+            .unwrap();
+        for r in 0..rows {
+            for c in 0..cols {
+                let value = f32::from(m.code(r, c)) / m.scale();
+                assert_eq!(value, grid[r * cols + c], "weight ({r}, {c})");
+            }
+        }
+        let mut corrupt = packed.clone();
+        corrupt.data[0] |= 0b11;
+        assert!(packed_ternary_kernel::<L>(&corrupt).is_err());
+        corrupt.scheme = "int8".into();
+        assert!(packed_ternary_kernel::<L>(&corrupt).is_err());
+        let mut flat = packed.clone();
+        flat.shape = vec![(rows * cols) as i64];
+        assert!(packed_ternary_kernel::<L>(&flat).is_err());
+        let mut negative = packed;
+        negative.shape = vec![-1, cols as i64];
+        assert!(packed_ternary_kernel::<L>(&negative).is_err());
+    }
+
+    #[test]
+    fn repacking_an_artifact_tensor_keeps_every_code_and_the_scale_in_both_layouts() {
+        check_repacking::<Ternary2BitLayout>();
+        check_repacking::<TernaryBase3Layout>();
+        let w = Tensor::randn([7, 133], (Kind::Float, Device::Cpu));
+        let m = packed_ternary_kernel::<Ternary2BitLayout>(&TernaryQuantizer.pack(&w).unwrap())
+            .unwrap();
+        // 7 rows x 2 blocks x 32 bytes + the scale: 2 bits per weight plus row padding.
+        assert_eq!(m.resident_bytes(), 7 * 2 * 32 + 4);
+    }
+
+    #[test]
+    fn kernel_activation_codes_match_the_qat_fake_quantizer() {
+        tch::manual_seed(3);
+        let (n, k) = (5, 37);
+        let x = Tensor::randn([n, k], (Kind::Float, Device::Cpu)) * 3.0;
+        let values = Vec::<f32>::try_from(&x.flatten(0, -1)).unwrap();
+        let fake =
+            Vec::<f32>::try_from(&TernaryQuantizer.quantize_activation(&x).flatten(0, -1)).unwrap();
+        for backend in Backend::available() {
+            let q = QuantizedActivations::quantize(&values, n as usize, k as usize, 32, backend);
+            for t in 0..n as usize {
+                for i in 0..k as usize {
+                    let expected = fake[t * k as usize + i];
+                    let got = f32::from(q.token(t)[i]) / q.scales[t];
+                    assert!(
+                        (got - expected).abs() <= 1e-6 * expected.abs().max(1.0),
+                        "{got} {expected}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The loaded kernel (and the 1.6-bit layout on the same artifact) against the QAT path:
+    /// fake-quantized activations times fake-quantized weights, summed in f64.
+    #[test]
+    fn loaded_kernels_match_the_fake_quantized_matmul() {
+        tch::manual_seed(8);
+        let (rows, cols, n) = (9, 300, 4);
+        let w = Tensor::randn([rows, cols], (Kind::Float, Device::Cpu));
+        let x = Tensor::randn([n, cols], (Kind::Float, Device::Cpu)) * 2.0;
+        let packed = TernaryQuantizer.pack(&w).unwrap();
+        let wq = Vec::<f64>::try_from(
+            &TernaryQuantizer
+                .quantize_weight(&w)
+                .to_kind(Kind::Double)
+                .flatten(0, -1),
+        )
+        .unwrap();
+        let xq = Vec::<f64>::try_from(
+            &TernaryQuantizer
+                .quantize_activation(&x)
+                .to_kind(Kind::Double)
+                .flatten(0, -1),
+        )
+        .unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let two_bit = TernaryQuantizer.load_kernel(&packed).unwrap().unwrap();
+        let base3: Box<dyn LinearKernel> =
+            Box::new(packed_ternary_kernel::<TernaryBase3Layout>(&packed).unwrap());
+        let (rows, cols, n) = (rows as usize, cols as usize, n as usize);
+        for kernel in [two_bit, base3] {
+            for backend in Backend::available() {
+                let ctx = KernelContext {
+                    backend,
+                    pool: &pool,
+                };
+                let y = Vec::<f32>::try_from(&kernel.forward(&x, &ctx).unwrap().flatten(0, -1))
+                    .unwrap();
+                for t in 0..n {
+                    for r in 0..rows {
+                        let terms = (0..cols).map(|k| xq[t * cols + k] * wq[r * cols + k]);
+                        let (sum, abs) = terms.fold((0.0, 0.0), |(s, a), v| (s + v, a + v.abs()));
+                        let got = f64::from(y[t * rows + r]);
+                        assert!(
+                            (got - sum).abs() <= 1e-5 * abs,
+                            "{}: token {t}, row {r}: {got} vs {sum}",
+                            kernel.kernel_name(backend)
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn weights_are_exactly_minus_one_zero_one_over_s() {

@@ -11,6 +11,7 @@
 //! are the storage side of the packed ternary kernels; the artifact format uses the 2-bit layout
 //! of [`super::ternary`].
 use super::packing::quant_error;
+use crate::kernels::Ternary1p6;
 use crate::Result;
 
 /// Ternary codes per byte in the base-3 layout.
@@ -91,10 +92,56 @@ pub fn unpack_ternary_base3(bytes: &[u8], n: usize) -> Result<Vec<i8>> {
     Ok(codes)
 }
 
+/// Repacks a flat row-major base-3 stream of `rows * cols` codes (the bytes of
+/// [`pack_ternary_base3`]) into the 1.6-bit kernel layout ([`Ternary1p6`]); errors on a corrupt
+/// or truncated stream, a zero size, or a scale that is not positive and finite.
+pub fn ternary_1p6_from_base3(
+    bytes: &[u8],
+    rows: usize,
+    cols: usize,
+    scale: f32,
+) -> Result<Ternary1p6> {
+    let codes = unpack_ternary_base3(bytes, rows * cols)?;
+    Ternary1p6::from_codes(&codes, rows, cols, scale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::ternary_1p6::encode_trits;
     use proptest::prelude::*;
+
+    /// The 1.6-bit kernel stores TQ1_0 bytes (XOR its bias) and reads every valid byte as this
+    /// decoder does.
+    #[test]
+    fn the_kernel_layout_encodes_and_decodes_every_byte_like_the_artifact_stream() {
+        let mut valid = 0;
+        for q in 0..243u16 {
+            let trits = [q / 81, q / 27 % 3, q / 9 % 3, q / 3 % 3, q % 3].map(|t| t as u8);
+            assert_eq!(encode_trits(trits), encode(trits), "q = {q}");
+        }
+        for b in 0..=255u8 {
+            if let Ok(codes) = unpack_ternary_base3(&[b], 5) {
+                let kernel = ternary_1p6_from_base3(&[b], 1, 5, 1.0).unwrap();
+                let read: Vec<i8> = (0..5).map(|c| kernel.code(0, c)).collect();
+                assert_eq!(read, codes, "byte {b}");
+                valid += 1;
+            }
+        }
+        assert_eq!(valid, 243, "every group of five trits has one byte");
+    }
+
+    #[test]
+    fn repacking_a_base3_stream_equals_packing_its_codes() {
+        let codes: Vec<i8> = (0..7 * 333).map(|i| (i * 7 % 3) as i8 - 1).collect();
+        let bytes = pack_ternary_base3(&codes).unwrap();
+        assert_eq!(
+            ternary_1p6_from_base3(&bytes, 7, 333, 2.5).unwrap(),
+            Ternary1p6::from_codes(&codes, 7, 333, 2.5).unwrap()
+        );
+        assert!(ternary_1p6_from_base3(&bytes[1..], 7, 333, 2.5).is_err());
+        assert!(ternary_1p6_from_base3(&bytes, 7, 333, 0.0).is_err());
+    }
 
     #[test]
     fn every_group_of_five_trits_round_trips() {
