@@ -246,21 +246,19 @@ impl ReportData {
     pub fn series(&self, kind: MeasurementKind) -> Vec<Series> {
         // Kernels group and order by their recorded name.
         type Key = (usize, usize, String, i64);
-        let mut kernels: BTreeMap<String, KernelId> = BTreeMap::new();
+        type Points = BTreeMap<i64, Vec<(f64, f64)>>;
         let attentions = self.attentions();
-        let mut groups: BTreeMap<Key, BTreeMap<i64, Vec<(f64, f64)>>> = BTreeMap::new();
+        let mut groups: BTreeMap<Key, (KernelId, Points)> = BTreeMap::new();
         for trial in self.done() {
             let scheme_index = self.scheme_index(&scheme_of(trial));
             let attention = attention_of(trial);
             let attention_index = attentions.iter().position(|a| *a == attention).unwrap_or(0);
             for m in trial.measurements.iter().filter(|m| m.kind == kind) {
-                let kernel = m.kernel.to_string();
-                kernels
-                    .entry(kernel.clone())
-                    .or_insert_with(|| m.kernel.clone());
+                let key = (scheme_index, attention_index, m.kernel.to_string(), m.batch);
                 groups
-                    .entry((scheme_index, attention_index, kernel, m.batch))
-                    .or_default()
+                    .entry(key)
+                    .or_insert_with(|| (m.kernel.clone(), Points::new()))
+                    .1
                     .entry(m.seq_len)
                     .or_default()
                     .push((m.median, m.p95));
@@ -269,10 +267,10 @@ impl ReportData {
         groups
             .into_iter()
             .map(
-                |((scheme_index, attention_index, kernel, batch), by_len)| Series {
+                |((scheme_index, attention_index, _, batch), (kernel, by_len))| Series {
                     scheme: self.schemes.get(scheme_index).cloned().unwrap_or_default(),
                     attention: attentions.get(attention_index).cloned().unwrap_or_default(),
-                    kernel: kernels[&kernel].clone(),
+                    kernel,
                     batch,
                     points: by_len
                         .into_iter()
