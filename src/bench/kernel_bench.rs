@@ -316,4 +316,77 @@ mod tests {
             assert!(results.iter().any(|r| r.kernel.starts_with(prefix)));
         }
     }
+
+    /// A timed point of `scheme` at `tokens` tokens (shape 64x128, one thread).
+    fn point(scheme: &'static str, kernel: &str, tokens: usize, median_ms: f64) -> KernelTiming {
+        KernelTiming {
+            scheme,
+            kernel: kernel.into(),
+            rows: 64,
+            cols: 128,
+            tokens,
+            threads: 1,
+            median_ms,
+            p95_ms: median_ms * 1.5,
+            repeats: 3,
+            gflops: 1.0 / median_ms,
+            weight_gbps: 2.0 / median_ms,
+            speedup_vs_fp32: (scheme != "fp32").then_some(4.0),
+            copies: 2,
+            residency: "cache",
+        }
+    }
+
+    #[test]
+    fn points_are_recorded_as_one_trial_per_configuration_with_typed_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("r.db")).unwrap();
+        let points = [
+            point("fp32", "libtorch-fp32", 1, 2.0),
+            point("fp32", "libtorch-fp32", 8, 4.0),
+            point("ternary", "bitlab-ternary-2bit-avx2", 1, 0.5),
+        ];
+        record_kernel_results(&store, &points).unwrap();
+        let experiments = store.experiments().unwrap();
+        assert_eq!(
+            (experiments[0].name.as_str(), experiments[0].kind),
+            (EXPERIMENT, ExperimentKind::KernelBench)
+        );
+        let trials = store.trials(EXPERIMENT).unwrap();
+        let hashes: Vec<&str> = trials.iter().map(|t| t.hash.as_str()).collect();
+        assert_eq!(
+            hashes,
+            ["kernel-fp32-64x128-t1", "kernel-ternary-64x128-t1"]
+        );
+        let fp32 = &trials[0];
+        let config = fp32.kernel_bench_config();
+        assert_eq!(
+            (config.scheme.as_deref(), config.rows, config.copies),
+            (Some("fp32"), Some(64), Some(2))
+        );
+        let timings: Vec<(MeasurementKind, i64, f64)> = fp32
+            .measurements
+            .iter()
+            .map(|m| (m.kind, m.seq_len, m.median))
+            .collect();
+        assert_eq!(
+            timings,
+            [
+                (MeasurementKind::KernelTime, 1, 2.0),
+                (MeasurementKind::KernelTime, 8, 4.0)
+            ]
+        );
+        assert_eq!(fp32.metric_at(MetricKey::Gflops, 8), Some(0.25));
+        assert_eq!(
+            fp32.metric_at(MetricKey::SpeedupVsFp32, 1),
+            None,
+            "no value, no row"
+        );
+        let ternary = &trials[1];
+        assert_eq!(ternary.metric_at(MetricKey::SpeedupVsFp32, 1), Some(4.0));
+        assert_eq!(
+            ternary.measurements[0].kernel.backend,
+            Some(crate::store::KernelBackend::Avx2)
+        );
+    }
 }
