@@ -3,10 +3,11 @@
 //!
 //! For each weight shape `rows x cols` (`[out, in]`), token count `n` and thread count, every
 //! scheme computes `y = x W^T` for `n` random f32 tokens through the same [`LinearKernel`] the
-//! packed classifier runs ([`BenchScheme`]): fp32, bf16 and fp16 through libtorch in their own dtype, int8
-//! through libtorch's `_weight_int8pack_mm` and int4 (groups of 32) through
-//! `_weight_int4pack_mm_for_cpu`, both with bf16 activations, ternary through [`Ternary2Bit`]
-//! (2 bits per weight) and [`Ternary1p6`] (base 3, 1.6 bits per weight). Times include
+//! packed classifier runs ([`BenchScheme`]): fp32, bf16 and fp16 through libtorch in their own
+//! dtype, int8 through libtorch's `_weight_int8pack_mm` and int4 (groups of 32) through
+//! `_weight_int4pack_mm_for_cpu`, both with bf16 activations, ternary (BitNet b1.58, Ma et al.
+//! 2024) through [`Ternary2Bit`](crate::kernels::Ternary2Bit) (2 bits per weight) and
+//! [`Ternary1p6`](crate::kernels::Ternary1p6) (base 3, 1.6 bits per weight). Times include
 //! converting the activations to the kernel's input (bf16, or int8 per token for ternary).
 //! Reported: median and p95 milliseconds, GFLOP/s (`2 rows cols n / time`), effective weight
 //! GB/s (bytes of the weight matrix / time) and the ratio of fp32's median to this one.

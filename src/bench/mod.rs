@@ -3,7 +3,7 @@
 //!
 //! A benchmark implements [`Benchmark`]: what it times (its configuration runs the points),
 //! the typed configuration of each stored trial, and which timing and metrics each point
-//! records. [`record`] is the one recorder: one sweep per run, one done trial per timed
+//! records. [`record()`] is the one recorder: one sweep per run, one done trial per timed
 //! configuration, in an experiment of the benchmark's [`ExperimentKind`].
 //!
 //! - [`kernel_bench`] (`bitlab bench kernels`): matrix-vector and matrix-matrix timings of

@@ -119,7 +119,8 @@ pub struct ScalingPoint {
     pub memory_ratio_vs_fp32: Option<f64>,
     /// Growth of the process's resident set while building the stack (`None` without /proc).
     pub rss_growth_bytes: Option<u64>,
-    /// Estimated picojoules per token of the linear layers' arithmetic ([`crate::measure::energy`]).
+    /// Estimated picojoules per token of the linear layers' arithmetic
+    /// ([`crate::measure::energy`]).
     pub energy_estimate_pj_per_token: f64,
 }
 

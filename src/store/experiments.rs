@@ -40,7 +40,8 @@ impl Store {
                     .find(|e| e.name == name)
                     .map_or("another kind", |e| e.kind.description());
                 Err(Error::Invalid(format!(
-                    "experiment `{name}` in {} is recorded as a {recorded}, not a {}; nothing                      was recorded\n  fix: give this run another experiment name, or pass                      another --db",
+                    "experiment `{name}` in {} is recorded as a {recorded}, not a {}; nothing was \
+                     recorded\n  fix: give this run another experiment name, or pass another --db",
                     self.path().display(),
                     kind.description()
                 )))
