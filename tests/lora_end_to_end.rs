@@ -110,10 +110,17 @@ fn lora_fine_tuning_of_the_pretrained_model_runs_end_to_end() {
     );
     let report = tmp.path().join("reports/lora-e2e");
     assert!(report.join("lora_rank.svg").exists());
-    // The latency of a pretrained model comes from the dequantized libtorch reference (no packed
-    // engine for BERT yet), and the report says so.
+    // A pretrained model runs packed like every family: the ternary base on bitlab's kernel,
+    // the adapters (query and value of 6 layers) beside it in fp32, and the report names both.
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
-    assert!(html.contains("dequantized ternary"), "kernel not named");
+    assert!(html.contains("bitlab-ternary-2bit"), "kernel not named");
+    assert!(
+        html.contains("libtorch-fp32 LoRA (12 layers)"),
+        "adapters not named"
+    );
+    // The packed model that is measured predicts what the evaluated reference predicts.
+    let agreement = numbers("packed_agreement");
+    assert!(agreement.iter().all(|&a| a >= 0.9), "{agreement:?}");
     assert!(
         html.contains("ternary · LoRA r4 · warm-up 2"),
         "variant not named"

@@ -9,7 +9,7 @@ use bitlab::attention::AttentionKind;
 use bitlab::data::{Example, TextEncoder};
 use bitlab::experiment::QuantConfig;
 use bitlab::model::pretrained::{self, BertConfig};
-use bitlab::model::{BertClassifier, QuantMode};
+use bitlab::model::{BertClassifier, Pass};
 use bitlab::quant::registry;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -92,8 +92,7 @@ fn hidden_states_match_transformers_within_1e4_with_every_kernel() {
         AttentionKind::Chunked,
     ] {
         let (_vs, model) = model(attention);
-        let got =
-            tch::no_grad(|| model.hidden_states(&input, &mask, QuantMode::WeightsOnGrid, false));
+        let got = tch::no_grad(|| model.hidden_states(&input, &mask, &Pass::reference())).unwrap();
         assert_eq!(got.size(), want.size());
         let diff = max_diff_on_tokens(&got, &want, &mask);
         assert!(
@@ -109,8 +108,7 @@ fn embeddings_and_mean_pooling_match_transformers() {
     let input = ids(&reference.input_ids);
     let mask = ids(&reference.attention_mask);
     let (vs, model) = model(AttentionKind::Flash);
-    let hidden =
-        tch::no_grad(|| model.hidden_states(&input, &mask, QuantMode::WeightsOnGrid, false));
+    let hidden = tch::no_grad(|| model.hidden_states(&input, &mask, &Pass::reference())).unwrap();
     let m = mask.unsqueeze(-1).to_kind(Kind::Float);
     let pooled = (&hidden * &m).sum_dim_intlist(1, false, Kind::Float)
         / m.sum_dim_intlist(1, false, Kind::Float);

@@ -16,6 +16,7 @@ use crate::experiment::QuantConfig;
 use crate::kernels::catalog::{BenchScheme, INT4_GROUP};
 use crate::kernels::{Backend, KernelContext};
 use crate::measure::current_rss;
+use crate::measure::energy::matmul_energy_pj_per_token;
 use crate::measure::{median, percentile};
 use crate::model::{PackedBlockStack, StackShape};
 use crate::quant::registry;
@@ -188,7 +189,7 @@ pub fn run_scaling_bench(
                         Some(b.resident_weight_bytes as f64 / resident_weight_bytes as f64)
                     }),
                     rss_growth_bytes,
-                    energy_estimate_pj_per_token: stack.energy_estimate_pj_per_token(),
+                    energy_estimate_pj_per_token: matmul_energy_pj_per_token(stack.kernels()),
                 };
                 progress(&point);
                 results.push(point);

@@ -1,15 +1,14 @@
 //! Peak resident memory against input length. Peaks are process-lifetime maxima, so each point
-//! runs in a fresh child process (`bitlab measure-memory`), which loads the packed artifact (on
-//! the CPU as a [`PackedClassifier`], quantized weights resident in packed form; on CUDA as the
-//! dequantized reference, the same choice the latency measurement makes, so both record the
+//! runs in a fresh child process (`bitlab measure-memory`), which loads the packed artifact
+//! with [`load_inference`] (on the CPU on packed kernels, quantized weights resident in packed
+//! form; on CUDA as the dequantized reference: the loader that latency uses, so both record the
 //! same kernel name), resets the kernel's peak-RSS counter (`/proc/self/clear_refs`, Linux 4.0+), runs one forward
 //! pass and reports the peak. The difference is the memory the forward pass itself needed
 //! (activations, attention scores), which is what grows with input length; the absolute peak
 //! also holds libtorch's code and the weights. Where the counter cannot be reset the baseline is
 //! the peak so far (`getrusage`), which can hide a forward pass smaller than loading.
 use super::peak_rss::{peak_rss, reset_peak_rss, run_memory_child, ChildPoint};
-use crate::kernels::Backend;
-use crate::model::{load_artifact, ArtifactConfig, PackedClassifier, QuantMode};
+use crate::model::{load_inference, InferenceOptions};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -24,14 +23,6 @@ pub struct MemoryPoint {
     pub baseline_rss_bytes: u64,
 }
 
-/// The model a memory point runs.
-enum ForwardModel {
-    /// Packed weights (CPU).
-    Packed(Box<PackedClassifier>),
-    /// Dequantized reference (devices the packed kernels do not run on).
-    Reference(Box<crate::model::LoadedModel>),
-}
-
 /// Runs in the child: loads `artifact`, runs one forward pass of `batch` x `seq_len` tokens
 /// and returns the peaks before and after.
 pub fn memory_point(
@@ -42,20 +33,8 @@ pub fn memory_point(
     device: Device,
 ) -> Result<MemoryPoint> {
     tch::set_num_threads(threads as i32);
-    let model =
-        if device == Device::Cpu && PackedClassifier::supports(&ArtifactConfig::read(artifact)?) {
-            ForwardModel::Packed(Box::new(PackedClassifier::load(
-                artifact,
-                threads,
-                Backend::detect(),
-            )?))
-        } else {
-            ForwardModel::Reference(Box::new(load_artifact(artifact, device)?))
-        };
-    let config = match &model {
-        ForwardModel::Packed(m) => &m.config,
-        ForwardModel::Reference(l) => &l.config,
-    };
+    let model = load_inference(artifact, &InferenceOptions::on(device, threads))?;
+    let config = &model.config;
     let max_positions = config.trial.model.max_positions;
     if seq_len == 0 || seq_len > max_positions || batch == 0 {
         return Err(Error::Invalid(format!(
@@ -71,13 +50,7 @@ pub fn memory_point(
     );
     let mask = Tensor::ones([batch as i64, seq_len as i64], (Kind::Int64, device));
     let baseline_rss_bytes = reset_peak_rss();
-    let logits = match &model {
-        ForwardModel::Packed(m) => m.forward(&ids, &mask)?,
-        ForwardModel::Reference(l) => tch::no_grad(|| {
-            l.model
-                .forward(&ids, &mask, QuantMode::WeightsOnGrid, false)
-        }),
-    };
+    let logits = model.forward(&ids, &mask)?;
     let _ = logits.double_value(&[0, 0]);
     let peak_rss_bytes = peak_rss();
     Ok(MemoryPoint {

@@ -10,7 +10,7 @@ mod stats;
 mod train_step;
 
 pub use environment::capture_environment;
-pub use latency::{kernel_name, measure_latency, measure_packed_latency, LatencyPoint};
+pub use latency::{measure_latency, LatencyPoint};
 pub use memory::{measure_memory_in_child, memory_point, MemoryPoint};
 pub(crate) use peak_rss::current_rss;
 pub use stats::{median, percentile};

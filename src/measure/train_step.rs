@@ -61,18 +61,18 @@ impl TrainStepBench {
     }
 
     /// One training step; returns the loss (reading it waits for the step to finish).
-    pub fn step(&mut self) -> f64 {
+    pub fn step(&mut self) -> Result<f64> {
         let logits = self.loaded.model.forward(
             &self.ids,
             &self.mask,
             QuantMode::Train { lambda: 1.0 },
             true,
-        );
+        )?;
         let loss = logits.cross_entropy_for_logits(&self.labels);
         self.optimizer.zero_grad();
         loss.backward();
         self.optimizer.step();
-        loss.double_value(&[])
+        Ok(loss.double_value(&[]))
     }
 }
 
@@ -87,15 +87,15 @@ pub fn measure_train_step(
 ) -> Result<LatencyPoint> {
     let mut bench = TrainStepBench::new(artifact, seq_len, batch, device)?;
     for _ in 0..warmup {
-        bench.step();
+        bench.step()?;
     }
-    let times: Vec<f64> = (0..repeats.max(1))
+    let times = (0..repeats.max(1))
         .map(|_| {
             let start = Instant::now();
-            bench.step();
-            start.elapsed().as_secs_f64() * 1e3
+            bench.step()?;
+            Ok(start.elapsed().as_secs_f64() * 1e3)
         })
-        .collect();
+        .collect::<Result<Vec<f64>>>()?;
     Ok(LatencyPoint {
         median_ms: median(&times),
         p95_ms: percentile(&times, 0.95),
@@ -114,7 +114,7 @@ pub fn train_memory_point(
     tch::set_num_threads(threads as i32);
     let mut bench = TrainStepBench::new(artifact, seq_len, batch, device)?;
     let baseline_rss_bytes = reset_peak_rss();
-    bench.step();
+    bench.step()?;
     Ok(MemoryPoint {
         peak_rss_bytes: peak_rss(),
         baseline_rss_bytes,

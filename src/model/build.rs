@@ -1,7 +1,9 @@
 //! Building a trial's model: which family, which weights it starts from, which layers get LoRA
 //! adapters and which parameters train, and the role each variable plays in the artifact.
+use super::bert::BertShape;
+use super::linear::Linear;
 use super::pretrained::{self, BertConfig};
-use super::{ArtifactConfig, BertClassifier, Classifier, SequenceClassifier};
+use super::{ArtifactConfig, BertClassifier, Classifier, QuantLinear, SequenceClassifier};
 use crate::experiment::{QuantConfig, TrialConfig};
 use crate::quant::{registry, Quantizer};
 use crate::{Error, Result};
@@ -86,6 +88,43 @@ pub fn pretrained_config(trial: &TrialConfig, datasets_dir: &Path) -> Result<Opt
     BertConfig::load(&files.config, name).map(Some)
 }
 
+/// Builds the family of model `header` describes (the BitNet encoder, or BERT when the trial
+/// fine-tunes a pretrained checkpoint) under `vs`, its linear layers made by
+/// `linear(path, in_dim, out_dim, bias)`: the one place a family is chosen, for training
+/// ([`QuantLinear`]) and packed inference ([`super::PackedLinear`]) alike.
+pub(crate) fn build_family<L: Linear + 'static>(
+    vs: &nn::Path,
+    header: &ArtifactConfig,
+    linear: &mut impl FnMut(&nn::Path, usize, usize, bool) -> Result<L>,
+) -> Result<Box<dyn SequenceClassifier<L>>> {
+    let trial = &header.trial;
+    let embeddings = embedding_quantizer(&trial.quant)?;
+    Ok(match (&trial.model.pretrained, &header.bert) {
+        (None, _) => Box::new(Classifier::build(
+            vs,
+            &trial.model,
+            header.dims,
+            embeddings,
+            linear,
+        )?),
+        (Some(_), Some(bert)) => {
+            let shape = BertShape {
+                num_labels: header.dims.num_labels,
+                dropout: trial.model.dropout,
+                attention: trial.model.attention,
+            };
+            Box::new(BertClassifier::build(vs, bert, shape, embeddings, linear)?)
+        }
+        (Some(name), None) => {
+            return Err(Error::Pretrained {
+                name: name.clone(),
+                message: "the model header carries no BERT configuration".into(),
+                fix: "re-run the trial to export the model again".into(),
+            })
+        }
+    })
+}
+
 /// Builds the model `header` describes in `vs`.
 pub fn build_model(
     vs: &mut nn::VarStore,
@@ -94,32 +133,9 @@ pub fn build_model(
     source: WeightSource,
 ) -> Result<Box<dyn SequenceClassifier>> {
     let trial = &header.trial;
-    let embeddings = embedding_quantizer(&trial.quant)?;
-    let mut model: Box<dyn SequenceClassifier> = match (&trial.model.pretrained, &header.bert) {
-        (None, _) => Box::new(Classifier::new(
-            &vs.root(),
-            &trial.model,
-            header.dims,
-            quantizer.clone(),
-            embeddings,
-        )),
-        (Some(_), Some(bert)) => Box::new(BertClassifier::new(
-            &vs.root(),
-            bert,
-            header.dims.num_labels,
-            trial.model.dropout,
-            trial.model.attention,
-            quantizer.clone(),
-            embeddings,
-        )),
-        (Some(name), None) => {
-            return Err(Error::Pretrained {
-                name: name.clone(),
-                message: "the model header carries no BERT configuration".into(),
-                fix: "re-run the trial to export the model again".into(),
-            })
-        }
-    };
+    let mut model = build_family(&vs.root(), header, &mut |path, i, o, bias| {
+        Ok(QuantLinear::new(path, i, o, bias, quantizer.clone()))
+    })?;
     if let (WeightSource::Training { datasets_dir }, Some(name)) = (source, &trial.model.pretrained)
     {
         let files = pretrained::locate(datasets_dir, pretrained::require(name)?)?;
@@ -140,14 +156,14 @@ pub fn build_model(
         vs.freeze();
         let root = vs.root();
         let attached = model
-            .quant_linears_mut()
+            .linears_mut()
             .into_iter()
             .map(|linear| linear.attach_lora(&root, lora))
             .filter(|&attached| attached)
             .count();
         if attached == 0 {
             let names: Vec<String> = model
-                .quant_linears()
+                .linears()
                 .iter()
                 .map(|l| l.name().to_string())
                 .collect();
@@ -230,6 +246,7 @@ mod tests {
         let (ids, mask) = batch();
         let loss = model
             .forward(&ids, &mask, QuantMode::Train { lambda: 1.0 }, true)
+            .unwrap()
             .sum(Kind::Float);
         loss.backward();
         let mut adapters = 0;
@@ -293,7 +310,8 @@ mod tests {
             let (ids, mask) = batch();
             let expected = tch::no_grad(|| {
                 model.forward(&ids, &mask, QuantMode::Train { lambda: 1.0 }, false)
-            });
+            })
+            .unwrap();
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("m.bitlab");
             let quantizer = registry::resolve(&header.trial.quant).unwrap();
@@ -305,7 +323,8 @@ mod tests {
                 loaded
                     .model
                     .forward(&ids, &mask, QuantMode::WeightsOnGrid, false)
-            });
+            })
+            .unwrap();
             // The ternary trial stores high-precision tensors in fp16, hence the tolerance.
             let diff = (&got - &expected).abs().max().double_value(&[]);
             assert!(diff < 2e-2, "{scheme}: reloaded logits differ by {diff}");

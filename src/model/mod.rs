@@ -7,29 +7,40 @@
 //! A second family, [`BertClassifier`], fine-tunes pretrained BERT checkpoints
 //! ([`pretrained`]) with the same quantized layers and LoRA adapters ([`LoraAdapter`]). Both
 //! implement [`SequenceClassifier`]; [`build_model`] makes either for a trial.
+//!
+//! Both families are generic over their [`Linear`] operation: [`QuantLinear`] trains them
+//! (fake quantization, STE, LoRA) and [`PackedLinear`] runs them on packed kernels, so there
+//! is one forward pass per family. [`load_inference`] loads any artifact for inference and is
+//! the one place that decides between packed kernels and the dequantized reference.
 mod bert;
 mod block;
+mod block_stack;
 mod build;
 mod classifier;
 mod export;
+mod inference;
+mod linear;
 mod lora;
-mod packed;
+mod packed_linear;
 pub mod pretrained;
 mod quant_embedding;
 mod quant_linear;
 mod rms_norm;
 mod sequence_classifier;
 
-pub use bert::BertClassifier;
-pub use block::Block;
+pub use bert::{BertClassifier, BertShape};
+pub use block::{Block, BlockShape};
+pub use block_stack::{PackedBlockStack, StackShape};
 pub use build::{
     build_model, count_parameters, embedding_quantizer, is_adapter_variable, pretrained_config,
     variable_role, VariableRole, WeightSource,
 };
 pub use classifier::{Classifier, ModelDims};
 pub use export::{export_artifact, load_artifact, ArtifactConfig, ExportSummary, LoadedModel};
+pub use inference::{load_inference, reference_kernel_name, InferenceModel, InferenceOptions};
+pub use linear::{Linear, Pass};
 pub use lora::{is_target, LoraAdapter};
-pub use packed::{PackedBlockStack, PackedClassifier, PackedLinear, StackShape};
+pub use packed_linear::PackedLinear;
 pub use quant_embedding::QuantEmbedding;
 pub use quant_linear::{QuantLinear, QuantMode};
 pub use rms_norm::RmsNorm;

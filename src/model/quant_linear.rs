@@ -2,9 +2,11 @@
 //! pass, with the straight-through estimator in the backward pass (BitNet b1.58, Ma et al., 2024;
 //! "Training Tips, Code and FAQ": `x + (q(x) - x).detach()`), an optional bias (pretrained BERT
 //! layers have one) and an optional full-precision LoRA adapter beside the quantized base.
+use super::linear::{add_bias_and_adapter, Linear, Pass};
 use super::lora::{is_target, LoraAdapter};
 use crate::experiment::LoraConfig;
 use crate::quant::{ste, Quantizer};
+use std::convert::Infallible;
 use std::sync::Arc;
 use tch::{nn, Tensor};
 
@@ -102,18 +104,42 @@ impl QuantLinear {
             };
             qx.matmul(&w.tr())
         };
-        let base = match &self.bias {
-            Some(bias) => base + bias,
-            None => base,
-        };
-        match &self.lora {
-            Some(lora) => base + lora.forward(x, train),
-            None => base,
-        }
+        add_bias_and_adapter(base, self.bias.as_ref(), self.lora.as_ref(), x, train)
     }
 
     /// The quantizer this layer uses.
     pub fn quantizer(&self) -> &Arc<dyn Quantizer> {
         &self.quantizer
+    }
+}
+
+/// Makes the [`QuantLinear`] layers of a family's `build` (`linear(path, in, out, bias)`),
+/// each quantized with `quantizer`; making them cannot fail.
+pub(crate) fn quant_linear_maker(
+    quantizer: &Arc<dyn Quantizer>,
+) -> impl FnMut(&nn::Path, usize, usize, bool) -> Result<QuantLinear, Infallible> + '_ {
+    move |path: &nn::Path, in_dim: usize, out_dim: usize, bias: bool| {
+        Ok(QuantLinear::new(
+            path,
+            in_dim,
+            out_dim,
+            bias,
+            quantizer.clone(),
+        ))
+    }
+}
+
+/// The value of a result that cannot be an error.
+pub(crate) fn infallible<T>(result: Result<T, Infallible>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(never) => match never {},
+    }
+}
+
+/// The training form of the linear operation: fake quantization with the STE; never fails.
+impl Linear for QuantLinear {
+    fn forward(&self, x: &Tensor, pass: &Pass) -> crate::Result<Tensor> {
+        Ok(QuantLinear::forward(self, x, pass.mode, pass.train))
     }
 }

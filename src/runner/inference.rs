@@ -1,17 +1,15 @@
 //! `bitlab infer`: classify texts with a trained artifact. The text goes through the trial's own
 //! pipeline (normalizer and tokenizer: the cached tokenizer the trial trained, or the pretrained
-//! checkpoint's), then through the packed engine where it supports the model (packed weights
-//! resident, bitlab's kernels) or the dequantized libtorch reference otherwise; the result
-//! names the kernel that ran, as every measurement does.
+//! checkpoint's), then through the model [`crate::model::load_inference`] loads on the CPU
+//! (packed weights resident, bitlab's kernels, for every model family); the result names the
+//! kernels that ran, as every measurement does.
 use super::prepared_data::SUBSET_SEED;
 use crate::data::{Dataset, Example, TextEncoder};
 use crate::experiment::TokenizerKind;
-use crate::kernels::Backend;
-use crate::measure::kernel_name;
-use crate::model::{load_artifact, ArtifactConfig, PackedClassifier, QuantMode};
+use crate::model::{load_inference, ArtifactConfig, InferenceOptions};
 use crate::{Error, Result};
 use std::path::Path;
-use tch::{Device, Kind};
+use tch::Kind;
 
 /// The class a model gives one text.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,22 +82,9 @@ pub fn classify(
         .collect();
     let encoded = encoder.encode(&examples, cfg.dataset.max_len)?;
     let batch = encoded.batches(examples.len(), None).remove(0);
-    let (logits, kernel) = if PackedClassifier::supports(&header) {
-        let packed = PackedClassifier::load(artifact, threads, Backend::detect())?;
-        (
-            packed.forward(&batch.ids, &batch.mask)?,
-            packed.kernel_name(),
-        )
-    } else {
-        let loaded = load_artifact(artifact, Device::Cpu)?;
-        let logits = tch::no_grad(|| {
-            loaded
-                .model
-                .forward(&batch.ids, &batch.mask, QuantMode::WeightsOnGrid, false)
-        });
-        let kernel = kernel_name(loaded.quantizer.as_ref(), cfg.model.attention, Device::Cpu);
-        (logits, kernel)
-    };
+    let model = load_inference(artifact, &InferenceOptions::cpu(threads))?;
+    let logits = model.forward(&batch.ids, &batch.mask)?;
+    let kernel = model.kernel_name();
     let probabilities = logits.softmax(-1, Kind::Double);
     let rows: Vec<Vec<f64>> = Vec::<Vec<f64>>::try_from(&probabilities)
         .map_err(|e| Error::torch("reading the predicted probabilities", e))?;

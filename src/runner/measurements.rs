@@ -1,23 +1,20 @@
 //! Inference measurements of one trial's exported model: latency against sequence length for
-//! every batch size, and peak memory against input length in fresh child processes. On the CPU
-//! both run the packed model ([`PackedClassifier`]: quantized weights resident in packed form,
-//! bitlab's own kernels where a scheme has one); on other devices they run the dequantized
-//! reference. Each measurement records the kernels that ran.
+//! every batch size, and peak memory against input length in fresh child processes. Both run
+//! the model [`crate::model::load_inference`] loads: on the CPU packed (quantized weights
+//! resident in packed form, bitlab's own kernels where a scheme has one), on other devices the
+//! dequantized reference. Each measurement records the kernels that ran.
 //!
 //! [`compare_packed_with_reference`] checks, on the test split, that the packed model computes
 //! what the reference (whose accuracy the trial reports) computes.
 use super::RunOptions;
 use crate::data::EncodedSplit;
 use crate::experiment::TrialConfig;
-use crate::kernels::Backend;
-use crate::measure::{
-    kernel_name, measure_latency, measure_memory_in_child, measure_packed_latency, LatencyPoint,
-};
-use crate::model::{LoadedModel, PackedClassifier, QuantMode};
-use crate::quant::Quantizer;
+use crate::measure::energy::matmul_energy_pj_per_token;
+use crate::measure::{measure_latency, measure_memory_in_child, LatencyPoint};
+use crate::model::{InferenceModel, LoadedModel, QuantMode};
 use crate::store::{KernelId, Measurement, MeasurementKind, Metric, MetricKey};
 use crate::train::check_interrupted;
-use crate::Result;
+use crate::{Error, Result};
 use std::path::Path;
 use tch::{Device, Kind};
 
@@ -28,46 +25,25 @@ fn device_arg(device: Device) -> String {
     }
 }
 
-/// Measures the model of `artifact_path` as `cfg.measure` asks: the packed model on the CPU,
-/// `loaded` (the dequantized reference reloaded from it) on other devices.
+/// Measures `model` (loaded from `artifact_path` by [`crate::model::load_inference`]) as
+/// `cfg.measure` asks; the model is dropped before the memory points, which run in children.
 pub fn measure_inference(
-    loaded: &LoadedModel,
-    quantizer: &dyn Quantizer,
+    mut model: InferenceModel,
     cfg: &TrialConfig,
     artifact_path: &Path,
     opts: &RunOptions,
 ) -> Result<Vec<Measurement>> {
     let m = &cfg.measure;
-    let packed = if opts.device == Device::Cpu && PackedClassifier::supports(&loaded.config) {
-        let mut packed = PackedClassifier::load(artifact_path, m.threads, Backend::detect())?;
-        packed.set_attention(cfg.model.attention);
-        Some(packed)
-    } else {
-        None
-    };
-    let kernel = packed.as_ref().map_or_else(
-        || kernel_name(quantizer, cfg.model.attention, opts.device),
-        PackedClassifier::kernel_name,
-    );
+    model.set_attention(cfg.model.attention);
+    let kernel = KernelId::from_recorded_name(&model.kernel_name());
     let mut measurements = Vec::new();
     for &batch in &m.batch_sizes {
         for &seq_len in &m.seq_lens {
             check_interrupted()?;
-            let point: LatencyPoint = match &packed {
-                Some(model) => measure_packed_latency(model, seq_len, batch, m.warmup, m.repeats)?,
-                None => measure_latency(
-                    loaded.model.as_ref(),
-                    loaded.config.dims.vocab_size,
-                    seq_len,
-                    batch,
-                    m.warmup,
-                    m.repeats,
-                    opts.device,
-                )?,
-            };
+            let point: LatencyPoint = measure_latency(&model, seq_len, batch, m.warmup, m.repeats)?;
             measurements.push(Measurement {
                 kind: MeasurementKind::Latency,
-                kernel: KernelId::from_recorded_name(&kernel),
+                kernel: kernel.clone(),
                 seq_len: seq_len as i64,
                 batch: batch as i64,
                 median: point.median_ms,
@@ -76,7 +52,7 @@ pub fn measure_inference(
             });
         }
     }
-    drop(packed);
+    drop(model);
     if m.memory {
         let batch = m.batch_sizes.iter().copied().max().unwrap_or(1);
         for &seq_len in &m.seq_lens {
@@ -100,7 +76,7 @@ pub fn measure_inference(
             ] {
                 measurements.push(Measurement {
                     kind,
-                    kernel: KernelId::from_recorded_name(&kernel),
+                    kernel: kernel.clone(),
                     seq_len: seq_len as i64,
                     batch: batch as i64,
                     median: value as f64,
@@ -154,17 +130,21 @@ impl PackedAgreement {
     }
 }
 
-/// Runs the packed model of `artifact_path` (CPU, `threads` threads) and the reference `loaded`
-/// over `split` in batches of `batch_size` and compares logits and predictions. `loaded` must
-/// be on the CPU and use the attention kernel the packed model reads from the artifact.
+/// Runs the packed model `packed` and the reference `loaded` (both from one artifact) over
+/// `split` in batches of `batch_size` and compares logits and predictions. `loaded` must be on
+/// the CPU and use the attention kernel of `packed`; `packed` must run packed kernels.
 pub fn compare_packed_with_reference(
     loaded: &LoadedModel,
-    artifact_path: &Path,
+    packed: &InferenceModel,
     split: &EncodedSplit,
     batch_size: usize,
-    threads: usize,
 ) -> Result<PackedAgreement> {
-    let packed = PackedClassifier::load(artifact_path, threads, Backend::detect())?;
+    let Some(resident_quantized_bytes) = packed.resident_quantized_bytes() else {
+        return Err(Error::Invalid(format!(
+            "comparing with the reference needs the packed model; this one runs {}",
+            packed.kernel_name()
+        )));
+    };
     let (mut same, mut total, mut max_diff) = (0usize, 0usize, 0f64);
     for batch in split.batches(batch_size, None) {
         check_interrupted()?;
@@ -172,7 +152,7 @@ pub fn compare_packed_with_reference(
             loaded
                 .model
                 .forward(&batch.ids, &batch.mask, QuantMode::WeightsOnGrid, false)
-        });
+        })?;
         let got = packed.forward(&batch.ids, &batch.mask)?;
         let diff = (&got - &reference).abs().max().double_value(&[]);
         max_diff = max_diff.max(diff);
@@ -188,8 +168,8 @@ pub fn compare_packed_with_reference(
     Ok(PackedAgreement {
         agreement: same as f64 / total.max(1) as f64,
         max_logit_diff: max_diff,
-        resident_quantized_bytes: packed.resident_quantized_bytes(),
-        energy_estimate_pj_per_token: packed.energy_estimate_pj_per_token(),
+        resident_quantized_bytes,
+        energy_estimate_pj_per_token: matmul_energy_pj_per_token(packed.kernels()),
     })
 }
 
@@ -197,7 +177,10 @@ pub fn compare_packed_with_reference(
 mod tests {
     use super::*;
     use crate::experiment::Experiment;
-    use crate::model::{export_artifact, load_artifact, ArtifactConfig, Classifier, ModelDims};
+    use crate::model::{
+        export_artifact, load_artifact, load_inference, ArtifactConfig, Classifier,
+        InferenceOptions, ModelDims,
+    };
     use crate::quant::registry;
     use tch::{nn, Tensor};
 
@@ -225,6 +208,7 @@ mod tests {
         };
         export_artifact(&vs, &quantizer, &config, &artifact).unwrap();
         let loaded = load_artifact(&artifact, Device::Cpu).unwrap();
+        let packed = load_inference(&artifact, &InferenceOptions::cpu(1)).unwrap();
         let rows = 50;
         let split = EncodedSplit {
             ids: Tensor::randint_low(1, 40, [rows, 9], (Kind::Int64, Device::Cpu)),
@@ -232,7 +216,7 @@ mod tests {
             labels: Tensor::zeros([rows], (Kind::Int64, Device::Cpu)),
             lengths: vec![9; rows as usize],
         };
-        let result = compare_packed_with_reference(&loaded, &artifact, &split, 16, 1).unwrap();
+        let result = compare_packed_with_reference(&loaded, &packed, &split, 16).unwrap();
         // Bounds as in the packed engine's own test: int8 codes rounding the other way at a .5
         // boundary move logits by a few 1e-3 of their scale at most; a wrong kernel moves them
         // by the scale and leaves about half the predictions right.
@@ -241,6 +225,7 @@ mod tests {
                 .model
                 .forward(&split.ids, &split.mask, QuantMode::WeightsOnGrid, false)
         })
+        .unwrap()
         .abs()
         .max()
         .double_value(&[]);

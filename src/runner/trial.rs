@@ -10,8 +10,8 @@ use super::{measure_inference, measure_training};
 use super::{DataCache, PlannedTrial, PreparedData, RunOptions};
 use crate::experiment::{training_hash, Experiment};
 use crate::model::{
-    build_model, count_parameters, export_artifact, load_artifact, pretrained_config,
-    ArtifactConfig, QuantMode, WeightSource,
+    build_model, count_parameters, export_artifact, load_artifact, load_inference,
+    pretrained_config, ArtifactConfig, InferenceOptions, QuantMode, WeightSource,
 };
 use crate::quant::registry;
 use crate::store::{ArtifactRecord, Metric, MetricKey, TrialResults};
@@ -94,7 +94,7 @@ pub fn run_trial(
         256,
         data.num_labels,
         opts.device,
-    );
+    )?;
     let bits_per_weight =
         8.0 * record.quantized_bytes as f64 / record.quantized_weights.max(1) as f64;
     progress.line(&format!(
@@ -123,26 +123,21 @@ pub fn run_trial(
         metric(MetricKey::BitsPerQuantizedWeight, bits_per_weight),
     ]);
 
-    if opts.device == tch::Device::Cpu && crate::model::PackedClassifier::supports(&loaded.config) {
-        // The packed model (what latency and memory are measured on) must predict what the
-        // reference predicts; record how closely it does.
+    // The inference model (what latency and memory are measured on): packed on the CPU, the
+    // reference elsewhere, as the one loader decides.
+    let inference = load_inference(
+        &artifact_path,
+        &InferenceOptions::on(opts.device, cfg.measure.threads),
+    )?;
+    if inference.is_packed() {
+        // The packed model must predict what the reference predicts; record how closely.
         let agreement = super::measurements::compare_packed_with_reference(
-            &loaded,
-            &artifact_path,
-            &data.test,
-            256,
-            cfg.measure.threads,
+            &loaded, &inference, &data.test, 256,
         )?;
         metrics.extend(agreement.metrics());
     }
-    let mut measurements = measure_inference(
-        &loaded,
-        loaded.quantizer.as_ref(),
-        cfg,
-        &artifact_path,
-        opts,
-    )?;
     drop(loaded);
+    let mut measurements = measure_inference(inference, cfg, &artifact_path, opts)?;
     measurements.extend(measure_training(cfg, &artifact_path, opts)?);
     Ok(TrialResults {
         metrics,

@@ -16,7 +16,7 @@ pub struct Evaluation {
     pub predictions: Vec<i64>,
 }
 
-/// Evaluates `model` on `split` without gradients.
+/// Evaluates `model` on `split` without gradients; errors when the forward pass fails.
 pub fn evaluate(
     model: &dyn SequenceClassifier,
     split: &EncodedSplit,
@@ -24,7 +24,7 @@ pub fn evaluate(
     batch_size: usize,
     num_labels: usize,
     device: Device,
-) -> Evaluation {
+) -> crate::Result<Evaluation> {
     tch::no_grad(|| {
         let mut predictions = Vec::with_capacity(split.len());
         let mut loss_sum = 0.0;
@@ -34,7 +34,7 @@ pub fn evaluate(
                 &batch.mask.to_device(device),
                 mode,
                 false,
-            );
+            )?;
             let labels = batch.labels.to_device(device);
             let loss = logits.cross_entropy_for_logits(&labels);
             loss_sum += loss.double_value(&[]) * labels.size()[0] as f64;
@@ -48,12 +48,12 @@ pub fn evaluate(
             .filter(|(p, l)| p == l)
             .count();
         let n = labels.len().max(1) as f64;
-        Evaluation {
+        Ok(Evaluation {
             accuracy: correct as f64 / n,
             f1: macro_f1(&predictions, &labels, num_labels),
             loss: loss_sum / n,
             predictions,
-        }
+        })
     })
 }
 

@@ -96,7 +96,7 @@ pub fn train(
                 &batch.mask.to_device(device),
                 QuantMode::Train { lambda },
                 true,
-            );
+            )?;
             let loss = logits.cross_entropy_for_logits(&batch.labels.to_device(device));
             let value = loss.double_value(&[]);
             if !value.is_finite() {
@@ -135,7 +135,7 @@ pub fn train(
             t.batch_size.max(64),
             num_labels,
             device,
-        );
+        )?;
         best_val_accuracy = best_val_accuracy.max(val.accuracy);
         curves.push(Metric {
             key: MetricKey::ValAccuracy,

@@ -35,6 +35,7 @@ fn logits(path: &Path) -> Vec<Vec<f64>> {
             .model
             .forward(&ids, &mask, QuantMode::WeightsOnGrid, false)
     })
+    .expect("the fixture runs")
     .to_kind(Kind::Double);
     let rows = out.size()[0];
     (0..rows)
