@@ -4,7 +4,7 @@
 //! and matrix-matrix (32 tokens), on a 2-thread pool and libtorch's default threads.
 //! Small on purpose: `bitlab bench kernels` is the full sweep (shapes, thread counts, cache
 //! rotation) and records its results.
-use bitlab::kernels::bench::BenchScheme;
+use bitlab::kernels::catalog::BenchScheme;
 use bitlab::kernels::{Backend, KernelContext};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;

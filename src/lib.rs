@@ -11,6 +11,7 @@
 pub mod artifact;
 pub mod assets;
 pub mod attention;
+pub mod bench;
 pub mod data;
 pub mod error;
 pub mod experiment;

@@ -3,7 +3,7 @@
 //! each trial its own artifact with its own kernel in the header, and measures training steps.
 //!
 //! Needs the datasets fetched (`just test` runs `just setup` first, which does it).
-use bitlab::store::Store;
+use bitlab::store::{MeasurementKind, MetricKey, Store};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -68,8 +68,8 @@ fn a_trial_differing_only_in_attention_reuses_the_checkpoint() {
     assert_eq!(trials.len(), 2);
     assert!(trials.iter().all(|t| t.status == "done"), "{stderr}");
     let (first, second) = (&trials[0], &trials[1]);
-    assert_eq!(first.final_metric("reused_checkpoint"), Some(0.0));
-    assert_eq!(second.final_metric("reused_checkpoint"), Some(1.0));
+    assert_eq!(first.final_metric(MetricKey::ReusedCheckpoint), Some(0.0));
+    assert_eq!(second.final_metric(MetricKey::ReusedCheckpoint), Some(1.0));
     assert!(
         stderr.contains("reusing checkpoint") && stderr.contains(&first.hash),
         "the reuse is announced with the trial that trained: {stderr}"
@@ -78,7 +78,7 @@ fn a_trial_differing_only_in_attention_reuses_the_checkpoint() {
     let curve = |t: &bitlab::store::TrialRecord| {
         t.metrics
             .iter()
-            .filter(|m| m.key == "train_loss")
+            .filter(|m| m.key == MetricKey::TrainLoss)
             .map(|m| m.value)
             .collect::<Vec<_>>()
     };
@@ -93,10 +93,11 @@ fn a_trial_differing_only_in_attention_reuses_the_checkpoint() {
         "{a:?} vs {b:?}"
     );
     assert_eq!(
-        first.final_metric("train_steps"),
-        second.final_metric("train_steps")
+        first.final_metric(MetricKey::TrainSteps),
+        second.final_metric(MetricKey::TrainSteps)
     );
-    let accuracy = |t: &bitlab::store::TrialRecord| t.final_metric("test_accuracy").unwrap();
+    let accuracy =
+        |t: &bitlab::store::TrialRecord| t.final_metric(MetricKey::TestAccuracy).unwrap();
     assert!((accuracy(first) - accuracy(second)).abs() <= 0.02);
 
     // Each trial has its own artifact, whose header names its own kernel.
@@ -120,15 +121,21 @@ fn a_trial_differing_only_in_attention_reuses_the_checkpoint() {
 
     // Training steps are measured per length, with the kernel that ran.
     for (trial, kernel) in [(first, "flash-cpu"), (second, "chunked")] {
-        for kind in ["train_step", "train_memory", "train_memory_delta"] {
+        for kind in [
+            MeasurementKind::TrainStep,
+            MeasurementKind::TrainMemory,
+            MeasurementKind::TrainMemoryDelta,
+        ] {
             let points: Vec<_> = trial
                 .measurements
                 .iter()
                 .filter(|m| m.kind == kind)
                 .collect();
             assert_eq!(points.len(), 2, "{kind}: one point per length");
-            assert!(points.iter().all(|m| m.kernel.contains(kernel)));
-            if kind != "train_memory_delta" {
+            assert!(points
+                .iter()
+                .all(|m| m.kernel.attention.as_deref() == Some(kernel)));
+            if kind != MeasurementKind::TrainMemoryDelta {
                 assert!(points.iter().all(|m| m.median > 0.0), "{kind}: {points:?}");
             }
         }

@@ -1,8 +1,8 @@
-//! `bitlab bench kernels`: times the matmul kernels (see [`bitlab::kernels::bench`]), prints a
-//! table and records every point in the results database as experiment `kernels`.
+//! `bitlab bench kernels`: times the matmul kernels (see [`bitlab::bench::kernel_bench`]),
+//! prints a table and records every point in the results database as experiment `kernels`.
 //! `bitlab bench model`: times block stacks of growing size per scheme (see
-//! [`bitlab::measure::model_scaling`]) and records them as experiment `model-scaling`.
-use bitlab::kernels::bench::{record_kernel_results, run_kernel_bench, BenchConfig};
+//! [`bitlab::bench::model_scaling`]) and records them as experiment `model-scaling`.
+use bitlab::bench::kernel_bench::{record_kernel_results, run_kernel_bench, BenchConfig};
 use bitlab::store::Store;
 use std::path::PathBuf;
 
@@ -91,7 +91,7 @@ pub fn run(command: BenchCommand) -> bitlab::Result<()> {
 }
 
 fn run_model(args: ModelArgs) -> bitlab::Result<()> {
-    use bitlab::measure::model_scaling::{
+    use bitlab::bench::model_scaling::{
         record_scaling_results, run_scaling_bench, shape_of, ScalingConfig, EXPERIMENT,
     };
     let mut cfg = if args.quick {
@@ -165,8 +165,8 @@ fn run_model(args: ModelArgs) -> bitlab::Result<()> {
 }
 
 /// Parses `--schemes` names against the benchmark's schemes.
-fn parse_schemes(names: &[String]) -> bitlab::Result<Vec<bitlab::kernels::bench::BenchScheme>> {
-    use bitlab::kernels::bench::BenchScheme;
+fn parse_schemes(names: &[String]) -> bitlab::Result<Vec<bitlab::kernels::catalog::BenchScheme>> {
+    use bitlab::kernels::catalog::BenchScheme;
     names
         .iter()
         .map(|name| {
@@ -260,7 +260,7 @@ fn run_kernels(args: KernelsArgs) -> bitlab::Result<()> {
         println!(
             "recorded in {} (experiment `{}`)",
             args.db.db.display(),
-            bitlab::kernels::bench::EXPERIMENT
+            bitlab::bench::kernel_bench::EXPERIMENT
         );
     }
     Ok(())

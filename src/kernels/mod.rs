@@ -23,7 +23,7 @@
 //! [`Backend`] picks the instruction set at run time (`is_x86_feature_detected!`); the portable
 //! path computes the same integers everywhere, and tests force it to compare both.
 pub mod activations;
-pub mod bench;
+pub mod catalog;
 pub mod isa;
 pub mod linear_kernel;
 pub mod omp_wait;

@@ -68,7 +68,7 @@ pub fn matmul_energy_pj_per_token<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::bench::BenchScheme;
+    use crate::kernels::catalog::BenchScheme;
 
     #[test]
     fn reproduces_the_papers_71_4_times_for_ternary_against_fp16() {

@@ -15,9 +15,10 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::data::ReportData;
 use super::font::ensure_font;
 use super::{
-    accuracy_chart, kernel_bench, kernel_chart, latency_chart, lora_chart, memory_chart,
-    scaling_bench, scaling_chart, storage_chart, training_chart,
+    accuracy_chart, kernel_chart, latency_chart, lora_chart, memory_chart, scaling_chart,
+    storage_chart, training_chart,
 };
+use crate::store::ExperimentKind;
 use crate::{Error, Result};
 
 /// One figure of a report.
@@ -58,23 +59,26 @@ pub struct RenderedChart {
     pub png: PathBuf,
 }
 
-/// Renders every chart of a report into `out_dir`, in the order the report shows them: the
-/// kernel chart for a kernel benchmark ([`kernel_bench::has_kernel_bench`]), else the six
-/// model charts.
+/// Renders every chart of a report into `out_dir`, in the order the report shows them, by the
+/// experiment's kind: the scaling chart for a model-scaling benchmark, the kernel chart for a
+/// kernel benchmark, else the six model charts.
 pub fn render_all(data: &ReportData, out_dir: &Path) -> Result<Vec<RenderedChart>> {
-    if scaling_bench::has_scaling_bench(data) {
-        return Ok(vec![render_chart(
-            &scaling_chart::ScalingChart,
-            data,
-            out_dir,
-        )?]);
-    }
-    if kernel_bench::has_kernel_bench(data) {
-        return Ok(vec![render_chart(
-            &kernel_chart::KernelChart,
-            data,
-            out_dir,
-        )?]);
+    match data.kind {
+        ExperimentKind::ModelScaling => {
+            return Ok(vec![render_chart(
+                &scaling_chart::ScalingChart,
+                data,
+                out_dir,
+            )?]);
+        }
+        ExperimentKind::KernelBench => {
+            return Ok(vec![render_chart(
+                &kernel_chart::KernelChart,
+                data,
+                out_dir,
+            )?]);
+        }
+        ExperimentKind::TrialSweep => {}
     }
     Ok(vec![
         render_chart(&latency_chart::LatencyChart, data, out_dir)?,

@@ -6,44 +6,10 @@
 use std::collections::BTreeMap;
 
 use super::stats::{mean, Summary};
-use crate::store::{status, Store, SweepRow, TrialRecord};
+use crate::store::{
+    status, ExperimentKind, KernelId, MeasurementKind, MetricKey, Store, SweepRow, TrialRecord,
+};
 use crate::Result;
-
-/// Metric keys the report reads (see the conventions in [`crate::report`]).
-pub mod keys {
-    /// Test-split accuracy, a fraction in [0, 1].
-    pub const TEST_ACCURACY: &str = "test_accuracy";
-    /// Test-split macro F1, a fraction in [0, 1].
-    pub const TEST_F1: &str = "test_f1";
-    /// Size of the exported artifact file in bytes.
-    pub const STORAGE_BYTES: &str = "storage_bytes";
-    /// Bits per quantized weight in the packed format (scales included).
-    pub const BITS_PER_QUANTIZED_WEIGHT: &str = "bits_per_quantized_weight";
-    /// Estimated picojoules per token of the packed model's quantized linear layers
-    /// ([`crate::measure::energy`]).
-    pub const ENERGY_ESTIMATE_PJ_PER_TOKEN: &str = "energy_estimate_pj_per_token";
-}
-
-/// Measurement kinds the report charts.
-pub mod kinds {
-    /// Forward-pass time in ms.
-    pub const LATENCY: &str = "latency";
-    /// Peak RSS of a fresh child process in bytes.
-    pub const MEMORY: &str = "memory";
-    /// Peak RSS above the process baseline before the forward, in bytes.
-    pub const MEMORY_DELTA: &str = "memory_delta";
-    /// Time of one training step (forward, backward, optimizer step) in ms.
-    pub const TRAIN_STEP: &str = "train_step";
-    /// Peak RSS of a fresh child process running one training step, in bytes.
-    pub const TRAIN_MEMORY: &str = "train_memory";
-    /// That peak above the process baseline before the step, in bytes.
-    pub const TRAIN_MEMORY_DELTA: &str = "train_memory_delta";
-    /// Time of one matmul kernel call in ms (`bitlab bench kernels`; `seq_len` = tokens).
-    pub const KERNEL_TIME: &str = "kernel_time";
-    /// Time of one forward call of a block stack in ms (`bitlab bench model`; `seq_len` =
-    /// tokens per call).
-    pub const STACK_TIME: &str = "stack_time";
-}
 
 /// The scheme every ratio and accuracy gap is relative to.
 pub const BASELINE_SCHEME: &str = "fp32";
@@ -55,6 +21,8 @@ pub struct ReportData {
     pub experiment: String,
     /// Its description.
     pub description: String,
+    /// What wrote it (which report template it gets).
+    pub kind: ExperimentKind,
     /// The latest sweep (environment of the most recent run), if any.
     pub sweep: Option<SweepRow>,
     /// Every trial, any status, ordered by id.
@@ -84,8 +52,8 @@ pub struct Series {
     pub scheme: String,
     /// Attention kernel of the trials (`config.model.attention`).
     pub attention: String,
-    /// Kernel that ran.
-    pub kernel: String,
+    /// Kernels that ran.
+    pub kernel: KernelId,
     /// Batch size.
     pub batch: i64,
     /// Points by increasing sequence length.
@@ -113,8 +81,8 @@ pub struct SchemeSummary {
     pub accuracy_gap_points: Option<f64>,
     /// Mean estimated matmul energy per token in picojoules (packed models only).
     pub energy_estimate_pj_per_token: Option<f64>,
-    /// Latency kernels that ran, sorted.
-    pub kernels: Vec<String>,
+    /// Latency kernels that ran, sorted by name.
+    pub kernels: Vec<KernelId>,
 }
 
 impl ReportData {
@@ -122,16 +90,18 @@ impl ReportData {
     pub fn load(store: &Store, experiment: &str) -> Result<ReportData> {
         let trials = store.trials(experiment)?;
         let sweep = store.latest_sweep(experiment)?;
-        let description = store
+        let row = store
             .experiments()?
             .into_iter()
-            .find(|e| e.name == experiment)
-            .map(|e| e.description)
-            .unwrap_or_default();
-        Ok(ReportData::new(experiment, &description, sweep, trials))
+            .find(|e| e.name == experiment);
+        let (description, kind) = row.map_or((String::new(), ExperimentKind::TrialSweep), |e| {
+            (e.description, e.kind)
+        });
+        Ok(ReportData::new(experiment, &description, sweep, trials).with_kind(kind))
     }
 
-    /// Builds report data from records already read.
+    /// Builds the report data of a trial sweep from records already read (see
+    /// [`ReportData::with_kind`] for a benchmark).
     pub fn new(
         experiment: &str,
         description: &str,
@@ -148,10 +118,17 @@ impl ReportData {
         ReportData {
             experiment: experiment.to_string(),
             description: description.to_string(),
+            kind: ExperimentKind::TrialSweep,
             sweep,
             trials,
             schemes,
         }
+    }
+
+    /// The same data, recorded as an experiment of kind `kind`.
+    pub fn with_kind(mut self, kind: ExperimentKind) -> ReportData {
+        self.kind = kind;
+        self
     }
 
     /// The trials with status `done`.
@@ -200,28 +177,33 @@ impl ReportData {
             .map(|scheme| {
                 let trials: Vec<&TrialRecord> =
                     self.done().filter(|t| scheme_of(t) == scheme).collect();
-                let final_values = |key: &str| -> Vec<f64> {
-                    trials.iter().filter_map(|t| t.final_metric(key)).collect()
+                let final_values = |key: MetricKey| -> Vec<f64> {
+                    trials
+                        .iter()
+                        .filter_map(|t| t.final_metric(key.clone()))
+                        .collect()
                 };
                 let storage: Vec<f64> = trials.iter().filter_map(|t| storage_bytes(t)).collect();
                 let storage_bytes = mean(&storage);
-                let mut kernels: Vec<String> = trials
+                let mut kernels: Vec<KernelId> = trials
                     .iter()
-                    .flat_map(|t| kernels_of(t, kinds::LATENCY))
+                    .flat_map(|t| kernels_of(t, MeasurementKind::Latency))
                     .collect();
-                kernels.sort();
+                kernels.sort_by_cached_key(KernelId::to_string);
                 kernels.dedup();
                 SchemeSummary {
                     scheme: scheme.to_string(),
                     trials: trials.len(),
-                    accuracy: Summary::of(&final_values(keys::TEST_ACCURACY)),
-                    f1: Summary::of(&final_values(keys::TEST_F1)),
+                    accuracy: Summary::of(&final_values(MetricKey::TestAccuracy)),
+                    f1: Summary::of(&final_values(MetricKey::TestF1)),
                     storage_bytes,
                     storage_ratio: storage_bytes.zip(baseline_storage).map(|(s, b)| s / b),
-                    bits_per_quantized_weight: mean(&final_values(keys::BITS_PER_QUANTIZED_WEIGHT)),
+                    bits_per_quantized_weight: mean(&final_values(
+                        MetricKey::BitsPerQuantizedWeight,
+                    )),
                     accuracy_gap_points: None,
                     energy_estimate_pj_per_token: mean(&final_values(
-                        keys::ENERGY_ESTIMATE_PJ_PER_TOKEN,
+                        MetricKey::EnergyEstimatePjPerToken,
                     )),
                     kernels,
                 }
@@ -261,18 +243,22 @@ impl ReportData {
 
     /// Measurements of `kind` from done trials, averaged over seeds per scheme, attention
     /// kernel, kernel and batch.
-    pub fn series(&self, kind: &str) -> Vec<Series> {
+    pub fn series(&self, kind: MeasurementKind) -> Vec<Series> {
+        // Kernels group and order by their recorded name.
         type Key = (usize, usize, String, i64);
+        type Points = BTreeMap<i64, Vec<(f64, f64)>>;
         let attentions = self.attentions();
-        let mut groups: BTreeMap<Key, BTreeMap<i64, Vec<(f64, f64)>>> = BTreeMap::new();
+        let mut groups: BTreeMap<Key, (KernelId, Points)> = BTreeMap::new();
         for trial in self.done() {
             let scheme_index = self.scheme_index(&scheme_of(trial));
             let attention = attention_of(trial);
             let attention_index = attentions.iter().position(|a| *a == attention).unwrap_or(0);
             for m in trial.measurements.iter().filter(|m| m.kind == kind) {
+                let key = (scheme_index, attention_index, m.kernel.to_string(), m.batch);
                 groups
-                    .entry((scheme_index, attention_index, m.kernel.clone(), m.batch))
-                    .or_default()
+                    .entry(key)
+                    .or_insert_with(|| (m.kernel.clone(), Points::new()))
+                    .1
                     .entry(m.seq_len)
                     .or_default()
                     .push((m.median, m.p95));
@@ -281,7 +267,7 @@ impl ReportData {
         groups
             .into_iter()
             .map(
-                |((scheme_index, attention_index, kernel, batch), by_len)| Series {
+                |((scheme_index, attention_index, _, batch), (kernel, by_len))| Series {
                     scheme: self.schemes.get(scheme_index).cloned().unwrap_or_default(),
                     attention: attentions.get(attention_index).cloned().unwrap_or_default(),
                     kernel,
@@ -306,7 +292,7 @@ impl ReportData {
     }
 
     /// Sequence lengths measured for `kind` in any trial, sorted.
-    pub fn seq_lens(&self, kind: &str) -> Vec<i64> {
+    pub fn seq_lens(&self, kind: MeasurementKind) -> Vec<i64> {
         let mut lens: Vec<i64> = self
             .trials
             .iter()
@@ -325,7 +311,7 @@ impl ReportData {
             .trials
             .iter()
             .flat_map(|t| &t.measurements)
-            .filter(|m| m.kind == kinds::LATENCY)
+            .filter(|m| m.kind == MeasurementKind::Latency)
             .map(|m| m.batch);
         let smallest = batches.clone().min();
         if batches.clone().any(|b| b == 1) {
@@ -337,10 +323,10 @@ impl ReportData {
 }
 
 /// The trial's variant, what charts and summaries group by (averaging over seeds): its
-/// quantization scheme (`config.quant.scheme`, or `unknown`), followed by what else changes the
+/// quantization scheme (`quant.scheme`, or `unknown`), followed by what else changes the
 /// trained model when set: the LoRA rank (`· LoRA r8`), the quantization warm-up
-/// (`· warm-up 20`) and the embedding storage scheme when it differs from the scheme (`· emb int4`). Trials with none of those
-/// are named by their scheme alone (`ternary`).
+/// (`· warm-up 20`) and the embedding storage scheme when it differs from the scheme
+/// (`· emb int4`). Trials with none of those are named by their scheme alone (`ternary`).
 pub fn scheme_of(trial: &TrialRecord) -> String {
     variant_of(trial, true)
 }
@@ -350,55 +336,53 @@ pub fn scheme_without_rank(trial: &TrialRecord) -> String {
     variant_of(trial, false)
 }
 
-/// The trial's LoRA rank (`config.lora.rank`, 0 when absent).
+/// The trial's LoRA rank (`lora.rank`, 0 when absent).
 pub fn lora_rank_of(trial: &TrialRecord) -> u64 {
-    trial.config["lora"]["rank"].as_u64().unwrap_or(0)
+    trial.sweep_summary().lora.rank.unwrap_or(0)
 }
 
 fn variant_of(trial: &TrialRecord, with_rank: bool) -> String {
-    let quant = &trial.config["quant"];
-    let mut name = quant["scheme"].as_str().unwrap_or("unknown").to_string();
-    let rank = lora_rank_of(trial);
+    let summary = trial.sweep_summary();
+    let quant = &summary.quant;
+    let scheme = quant.scheme.as_deref().unwrap_or_default();
+    let mut name = quant.scheme.as_deref().unwrap_or("unknown").to_string();
+    let rank = summary.lora.rank.unwrap_or(0);
     if with_rank && rank > 0 {
         name.push_str(&format!(" · LoRA r{rank}"));
     }
-    if quant["warmup"].as_str().is_some_and(|w| w != "none") {
-        let steps = quant["warmup_steps"].as_u64().unwrap_or(0);
+    if quant.warmup.as_deref().is_some_and(|w| w != "none") {
+        let steps = quant.warmup_steps.unwrap_or(0);
         name.push_str(&format!(" · warm-up {steps}"));
     }
-    let scheme = quant["scheme"].as_str().unwrap_or_default();
-    if let Some(embeddings) = quant["embeddings"].as_str().filter(|e| *e != scheme) {
+    if let Some(embeddings) = quant.embeddings.as_deref().filter(|e| *e != scheme) {
         name.push_str(&format!(" · emb {embeddings}"));
     }
     name
 }
 
-/// The trial's attention kernel (`config.model.attention`), or empty when not recorded.
+/// The trial's attention kernel (`model.attention`), or empty when not recorded.
 pub fn attention_of(trial: &TrialRecord) -> String {
-    trial.config["model"]["attention"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    trial.sweep_summary().model.attention.unwrap_or_default()
 }
 
-/// The trial's seed (`config.seed`) as text, or empty.
+/// The trial's seed as text, or empty.
 pub fn seed_of(trial: &TrialRecord) -> String {
-    match &trial.config["seed"] {
-        serde_json::Value::Null => String::new(),
-        value => value.to_string(),
-    }
+    trial
+        .sweep_summary()
+        .seed
+        .map_or_else(String::new, |seed| seed.to_string())
 }
 
 /// The trial's artifact size: the `storage_bytes` metric, else the recorded artifact's bytes.
 pub fn storage_bytes(trial: &TrialRecord) -> Option<f64> {
     trial
-        .final_metric(keys::STORAGE_BYTES)
+        .final_metric(MetricKey::StorageBytes)
         .or(trial.artifact.as_ref().map(|a| a.bytes as f64))
 }
 
 /// Distinct kernels of the trial's `kind` measurements, in order of appearance.
-pub fn kernels_of(trial: &TrialRecord, kind: &str) -> Vec<String> {
-    let mut kernels: Vec<String> = Vec::new();
+pub fn kernels_of(trial: &TrialRecord, kind: MeasurementKind) -> Vec<KernelId> {
+    let mut kernels: Vec<KernelId> = Vec::new();
     for m in trial.measurements.iter().filter(|m| m.kind == kind) {
         if !kernels.contains(&m.kernel) {
             kernels.push(m.kernel.clone());
@@ -410,7 +394,7 @@ pub fn kernels_of(trial: &TrialRecord, kind: &str) -> Vec<String> {
 /// The median of the trial's `kind` measurement at `seq_len` and `batch`, if recorded.
 pub fn measurement_at(
     trial: &TrialRecord,
-    kind: &str,
+    kind: MeasurementKind,
     seq_len: i64,
     batch: Option<i64>,
 ) -> Option<f64> {
@@ -426,6 +410,11 @@ pub(crate) mod tests {
     use super::*;
     use crate::store::{ArtifactRecord, Measurement, Metric};
 
+    /// A kernel id from its recorded name.
+    pub(crate) fn kernel(name: &str) -> KernelId {
+        KernelId::from_recorded_name(name)
+    }
+
     /// A synthetic trial record (no database) for report tests.
     pub(crate) fn trial(
         id: i64,
@@ -435,20 +424,19 @@ pub(crate) mod tests {
         accuracy: f64,
         bytes: i64,
     ) -> TrialRecord {
-        let kernel = if scheme == "fp32" {
+        let kernel_name = if scheme == "fp32" {
             "libtorch-fp32"
         } else {
             "libtorch-fp32 (dequantized)"
         };
         let latency = |seq_len: i64, batch: i64, median: f64| Measurement {
-            kind: "latency".into(),
-            kernel: kernel.into(),
+            kind: MeasurementKind::Latency,
+            kernel: kernel(kernel_name),
             seq_len,
             batch,
             median,
             p95: median * 1.2,
             repeats: 10,
-            unit: "ms".into(),
         };
         TrialRecord {
             id,
@@ -462,12 +450,12 @@ pub(crate) mod tests {
             duration_s: Some(1.0),
             metrics: vec![
                 Metric {
-                    key: "test_accuracy".into(),
+                    key: MetricKey::TestAccuracy,
                     step: None,
                     value: accuracy,
                 },
                 Metric {
-                    key: "bits_per_quantized_weight".into(),
+                    key: MetricKey::BitsPerQuantizedWeight,
                     step: None,
                     value: 2.0,
                 },
@@ -517,12 +505,12 @@ pub(crate) mod tests {
         assert_eq!(ternary.trials, 1, "the failed seed is left out");
         assert_eq!(ternary.storage_ratio, Some(0.25));
         assert!((ternary.accuracy_gap_points.unwrap() + 15.0).abs() < 1e-9);
-        assert_eq!(ternary.kernels, ["libtorch-fp32 (dequantized)"]);
+        assert_eq!(ternary.kernels, [kernel("libtorch-fp32 (dequantized)")]);
     }
 
     #[test]
     fn series_average_over_seeds_per_batch() {
-        let series = data().series("latency");
+        let series = data().series(MeasurementKind::Latency);
         let fp32_b1 = series
             .iter()
             .find(|s| s.scheme == "fp32" && s.batch == 1)
@@ -543,7 +531,7 @@ pub(crate) mod tests {
     #[test]
     fn lookups() {
         let data = data();
-        assert_eq!(data.seq_lens("latency"), [32, 64]);
+        assert_eq!(data.seq_lens(MeasurementKind::Latency), [32, 64]);
         assert_eq!(data.table_batch(), Some(1));
         let t = &data.trials[2];
         assert_eq!(
@@ -551,7 +539,10 @@ pub(crate) mod tests {
             ("ternary".to_string(), "0".to_string())
         );
         assert_eq!(data.storage_ratio(t), Some(0.25));
-        assert_eq!(measurement_at(t, "latency", 32, Some(4)), Some(3.0));
-        assert_eq!(measurement_at(t, "memory", 32, None), None);
+        assert_eq!(
+            measurement_at(t, MeasurementKind::Latency, 32, Some(4)),
+            Some(3.0)
+        );
+        assert_eq!(measurement_at(t, MeasurementKind::Memory, 32, None), None);
     }
 }

@@ -8,7 +8,7 @@ use super::kernel_bench;
 use super::notes::{kernel_notes, ENERGY_NOTE};
 use super::scaling_bench;
 use super::tables::{environment_table, growth_table, scheme_table, trial_table, Table};
-use crate::store::status;
+use crate::store::{status, ExperimentKind};
 
 /// A chart image in a section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,21 +43,24 @@ pub struct Document {
     pub sections: Vec<Section>,
 }
 
-/// Builds the report of `data` with `charts` (already rendered into the report directory); a
-/// kernel benchmark gets the sections of [`kernel_bench::sections`], a model-size scaling
-/// benchmark those of [`scaling_bench::sections`].
+/// Builds the report of `data` with `charts` (already rendered into the report directory), by
+/// the experiment's kind: a kernel benchmark gets the sections of [`kernel_bench::sections`], a
+/// model-size scaling benchmark those of [`scaling_bench::sections`].
 pub fn build(data: &ReportData, charts: &[RenderedChart]) -> Document {
-    if scaling_bench::has_scaling_bench(data) {
-        return Document {
-            title: format!("bitlab report: {} (model-size scaling)", data.experiment),
-            sections: scaling_bench::sections(data, charts),
-        };
-    }
-    if kernel_bench::has_kernel_bench(data) {
-        return Document {
-            title: format!("bitlab report: {} (kernel benchmark)", data.experiment),
-            sections: kernel_bench::sections(data, charts),
-        };
+    match data.kind {
+        ExperimentKind::ModelScaling => {
+            return Document {
+                title: format!("bitlab report: {} (model-size scaling)", data.experiment),
+                sections: scaling_bench::sections(data, charts),
+            };
+        }
+        ExperimentKind::KernelBench => {
+            return Document {
+                title: format!("bitlab report: {} (kernel benchmark)", data.experiment),
+                sections: kernel_bench::sections(data, charts),
+            };
+        }
+        ExperimentKind::TrialSweep => {}
     }
     let mut intro = Vec::new();
     if !data.description.trim().is_empty() {
@@ -70,20 +73,7 @@ pub fn build(data: &ReportData, charts: &[RenderedChart]) -> Document {
         status_counts(data)
     ));
 
-    let environment = environment_table(data);
-    let environment_section = if environment.rows.is_empty() {
-        Section {
-            heading: "Environment".into(),
-            paragraphs: vec!["No sweep was recorded for this experiment.".into()],
-            ..Section::default()
-        }
-    } else {
-        Section {
-            heading: "Environment (latest sweep)".into(),
-            table: Some(environment),
-            ..Section::default()
-        }
-    };
+    let environment_section = environment_section(data, "Environment (latest sweep)", Vec::new());
 
     let mut latency_notes = vec![format!(
         "Latency of fake-quantized (dequantized) schemes is {BASELINE_SCHEME} latency whenever the \
@@ -169,6 +159,26 @@ fn status_counts(data: &ReportData) -> String {
         "none".into()
     } else {
         counts.join(", ")
+    }
+}
+
+/// The environment of the experiment's latest sweep under `heading`, after `notes`; a section
+/// that says so when no sweep was recorded.
+pub fn environment_section(data: &ReportData, heading: &str, notes: Vec<String>) -> Section {
+    let environment = environment_table(data);
+    if environment.rows.is_empty() {
+        Section {
+            heading: "Environment".into(),
+            paragraphs: vec!["No sweep was recorded for this experiment.".into()],
+            ..Section::default()
+        }
+    } else {
+        Section {
+            heading: heading.into(),
+            paragraphs: notes,
+            table: Some(environment),
+            ..Section::default()
+        }
     }
 }
 

@@ -3,19 +3,21 @@
 //!
 //! # Stored data (see `src/cli/bench.rs`)
 //!
-//! One trial per (scheme, shape, thread count) with `config` = `{"scheme", "rows", "cols",
-//! "threads", "kernel", "residency", "copies"}`; one measurement of kind
-//! [`kinds::KERNEL_TIME`] per token count (`seq_len` = tokens per call, median and p95 in ms,
-//! the kernel that ran), and metrics `gflops`, `weight_gbps` and `speedup_vs_fp32` with the
-//! token count as their step. Everything here is derived from those records alone.
+//! An experiment of kind [`ExperimentKind::KernelBench`]: one trial per (scheme, shape, thread
+//! count) with a [`KernelBenchTrialConfig`](crate::store::KernelBenchTrialConfig); one
+//! measurement of kind [`MeasurementKind::KernelTime`] per token count (`seq_len` = tokens per
+//! call, median and p95 in ms, the kernel that ran), and metrics [`MetricKey::Gflops`],
+//! [`MetricKey::WeightGbps`] and [`MetricKey::SpeedupVsFp32`] with the token count as their
+//! step. Everything here is derived from those records alone.
 use std::collections::BTreeMap;
 
+use super::bench_report::{self, BenchReport};
 use super::chart::RenderedChart;
-use super::data::{kinds, ReportData, BASELINE_SCHEME};
-use super::document::{Image, Section};
+use super::data::{ReportData, BASELINE_SCHEME};
+use super::document::Section;
 use super::format::{or_dash, ratio};
-use super::tables::{environment_table, Table};
-use crate::store::TrialRecord;
+use super::tables::Table;
+use crate::store::{ExperimentKind, KernelId, MeasurementKind, MetricKey, TrialRecord};
 
 /// One timed point of a kernel benchmark.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +25,7 @@ pub struct KernelPoint {
     /// Scheme name (`fp32`, `ternary`, `ternary-1.6bit`, ...).
     pub scheme: String,
     /// The kernel that ran.
-    pub kernel: String,
+    pub kernel: KernelId,
     /// Output features of the weight.
     pub rows: u64,
     /// Input features of the weight.
@@ -73,10 +75,9 @@ pub fn kernel_points(data: &ReportData) -> Vec<KernelPoint> {
     points
 }
 
-/// Whether the data holds a kernel benchmark (then the report is a kernel report).
+/// Whether the data is a kernel benchmark's (then the report is a kernel report).
 pub fn has_kernel_bench(data: &ReportData) -> bool {
-    data.done()
-        .any(|t| t.measurements.iter().any(|m| m.kind == kinds::KERNEL_TIME))
+    data.kind == ExperimentKind::KernelBench
 }
 
 /// Scheme names of `points`, the baseline first, then in order of first appearance (this
@@ -91,16 +92,7 @@ pub fn kernel_shapes(points: &[KernelPoint]) -> Vec<String> {
 }
 
 fn schemes_of(points: &[KernelPoint]) -> Vec<String> {
-    let mut schemes: Vec<String> = Vec::new();
-    if points.iter().any(|p| p.scheme == BASELINE_SCHEME) {
-        schemes.push(BASELINE_SCHEME.into());
-    }
-    for p in points {
-        if !schemes.contains(&p.scheme) {
-            schemes.push(p.scheme.clone());
-        }
-    }
-    schemes
+    bench_report::baseline_first(points.iter().map(|p| p.scheme.as_str()))
 }
 
 fn kernel_shapes_of(points: &[KernelPoint]) -> Vec<String> {
@@ -115,46 +107,33 @@ fn kernel_shapes_of(points: &[KernelPoint]) -> Vec<String> {
 
 /// The points of one stored kernel trial (none when it is not one).
 fn trial_points(trial: &TrialRecord) -> Vec<KernelPoint> {
-    let config = &trial.config;
-    let (Some(scheme), Some(rows), Some(cols), Some(threads)) = (
-        config["scheme"].as_str(),
-        config["rows"].as_u64(),
-        config["cols"].as_u64(),
-        config["threads"].as_u64(),
-    ) else {
+    let config = trial.kernel_bench_config();
+    let (Some(scheme), Some(rows), Some(cols), Some(threads)) =
+        (&config.scheme, config.rows, config.cols, config.threads)
+    else {
         return Vec::new();
     };
-    let mut by_tokens: BTreeMap<i64, KernelPoint> = BTreeMap::new();
-    for m in trial
-        .measurements
-        .iter()
-        .filter(|m| m.kind == kinds::KERNEL_TIME)
-    {
+    bench_report::points_by_tokens(trial, MeasurementKind::KernelTime, |m| {
         let tokens = m.seq_len;
         let computed = 2.0 * (rows * cols) as f64 * tokens as f64 / (m.median * 1e6);
-        by_tokens.insert(
+        KernelPoint {
+            scheme: scheme.to_string(),
+            kernel: m.kernel.clone(),
+            rows,
+            cols,
+            threads,
             tokens,
-            KernelPoint {
-                scheme: scheme.to_string(),
-                kernel: m.kernel.clone(),
-                rows,
-                cols,
-                threads,
-                tokens,
-                median_ms: m.median,
-                p95_ms: m.p95,
-                gflops: trial.metric_at("gflops", tokens).unwrap_or(computed),
-                weight_gbps: trial.metric_at("weight_gbps", tokens),
-                speedup_vs_fp32: trial.metric_at("speedup_vs_fp32", tokens),
-                residency: config["residency"]
-                    .as_str()
-                    .unwrap_or("unknown")
-                    .to_string(),
-                copies: config["copies"].as_u64(),
-            },
-        );
-    }
-    by_tokens.into_values().collect()
+            median_ms: m.median,
+            p95_ms: m.p95,
+            gflops: trial
+                .metric_at(MetricKey::Gflops, tokens)
+                .unwrap_or(computed),
+            weight_gbps: trial.metric_at(MetricKey::WeightGbps, tokens),
+            speedup_vs_fp32: trial.metric_at(MetricKey::SpeedupVsFp32, tokens),
+            residency: config.residency.as_deref().unwrap_or("unknown").to_string(),
+            copies: config.copies,
+        }
+    })
 }
 
 /// The timing table: one row per point.
@@ -182,7 +161,7 @@ pub fn kernel_table(points: &[KernelPoint]) -> Table {
                 p.shape(),
                 p.tokens.to_string(),
                 p.scheme.clone(),
-                p.kernel.clone(),
+                p.kernel.to_string(),
                 p.threads.to_string(),
                 format!("{:.3}", p.median_ms),
                 format!("{:.3}", p.p95_ms),
@@ -207,78 +186,36 @@ fn residency_name(residency: &str) -> &str {
     }
 }
 
-/// The sections of a kernel report (after its title).
+/// The sections of a kernel report (after its title), in the benchmark template.
 pub fn sections(data: &ReportData, charts: &[RenderedChart]) -> Vec<Section> {
     let points = kernel_points(data);
     let trials = data.done().filter(|t| !trial_points(t).is_empty()).count();
-    let mut overview = Vec::new();
-    if !data.description.trim().is_empty() {
-        overview.push(data.description.trim().to_string());
-    }
-    overview.push(format!(
-        "{} timed points from {trials} done trials of `bitlab bench kernels`: for each weight \
-         shape, token count n and thread count, every scheme computes y = x W^T for n random \
-         tokens. Every figure and table below is read from the results database.",
-        points.len()
-    ));
-    let environment = environment_table(data);
-    let environment_section = if environment.rows.is_empty() {
-        Section {
-            heading: "Environment".into(),
-            paragraphs: vec!["No sweep was recorded for this experiment.".into()],
-            ..Section::default()
-        }
-    } else {
-        Section {
-            heading: "Environment (latest run)".into(),
-            paragraphs: vec![
-                "Timings come from one machine and one run; compare schemes side by side within \
-                 a run, not across runs (shared machines vary by tens of percent)."
-                    .into(),
-            ],
-            table: Some(environment),
-            ..Section::default()
-        }
+    let report = BenchReport {
+        summary: format!(
+            "{} timed points from {trials} done trials of `bitlab bench kernels`: for each \
+             weight shape, token count n and thread count, every scheme computes y = x W^T for \
+             n random tokens. Every figure and table below is read from the results database.",
+            points.len()
+        ),
+        bullets: fastest_ternary_notes(&points),
+        environment_note: "Timings come from one machine and one run; compare schemes side by \
+             side within a run, not across runs (shared machines vary by tens of percent)."
+            .into(),
+        charts_note: "One panel per weight shape and thread count; markers are the median time \
+             per call, whiskers reach the p95. The legend names the kernel that ran and the \
+             thread count."
+            .into(),
+        table_heading: "Kernel timings".into(),
+        table_notes: vec![format!(
+            "GFLOP/s = 2 rows cols n / median; weight GB/s = bytes of one resident weight \
+             matrix / median; ratio to {BASELINE_SCHEME} = {BASELINE_SCHEME}'s median / this \
+             median on the same point of the same run. Weights are read from DRAM when the \
+             rotated copies of the weight matrix exceed the last-level cache, else they may \
+             be served from the cache; the column says which, with the number of copies."
+        )],
+        table: kernel_table(&points),
     };
-    let fastest = fastest_ternary_notes(&points);
-    vec![
-        Section {
-            heading: "Overview".into(),
-            paragraphs: overview,
-            bullets: fastest,
-            ..Section::default()
-        },
-        environment_section,
-        Section {
-            heading: "Charts".into(),
-            paragraphs: vec![
-                "One panel per weight shape and thread count; markers are the median time per \
-                 call, whiskers reach the p95. The legend names the kernel that ran and the \
-                 thread count."
-                    .into(),
-            ],
-            images: charts
-                .iter()
-                .map(|c| Image {
-                    title: c.title.clone(),
-                    file: format!("{}.svg", c.name),
-                })
-                .collect(),
-            ..Section::default()
-        },
-        Section {
-            heading: "Kernel timings".into(),
-            paragraphs: vec![format!(
-                "GFLOP/s = 2 rows cols n / median; weight GB/s = bytes of one resident weight \
-                 matrix / median; ratio to {BASELINE_SCHEME} = {BASELINE_SCHEME}'s median / this \
-                 median on the same point of the same run. Weights are read from DRAM when the \
-                 rotated copies of the weight matrix exceed the last-level cache, else they may \
-                 be served from the cache; the column says which, with the number of copies."
-            )],
-            table: Some(kernel_table(&points)),
-            ..Section::default()
-        },
-    ]
+    bench_report::sections(data, charts, report)
 }
 
 /// One line per (shape, n, threads) point with a ternary scheme: the fastest ternary kernel
@@ -332,26 +269,25 @@ pub(crate) mod tests {
         let mut metrics = Vec::new();
         let mut measurements = Vec::new();
         for &(tokens, median) in points {
-            let metric = |key: &str, value: f64| Metric {
-                key: key.into(),
+            let metric = |key: MetricKey, value: f64| Metric {
+                key,
                 step: Some(tokens),
                 value,
             };
             metrics.push(metric(
-                "gflops",
+                MetricKey::Gflops,
                 2.0 * (rows * cols) as f64 * tokens as f64 / (median * 1e6),
             ));
-            metrics.push(metric("weight_gbps", 1.0 / median));
-            metrics.push(metric("speedup_vs_fp32", 10.0 / median));
+            metrics.push(metric(MetricKey::WeightGbps, 1.0 / median));
+            metrics.push(metric(MetricKey::SpeedupVsFp32, 10.0 / median));
             measurements.push(Measurement {
-                kind: kinds::KERNEL_TIME.into(),
-                kernel: kernel.into(),
+                kind: MeasurementKind::KernelTime,
+                kernel: KernelId::from_recorded_name(kernel),
                 seq_len: tokens,
                 batch: 1,
                 median,
                 p95: median * 1.1,
                 repeats: 5,
-                unit: "ms".into(),
             });
         }
         TrialRecord {
@@ -396,6 +332,7 @@ pub(crate) mod tests {
                 kernel_trial(3, "fp32", "libtorch-fp32", (32, 32, 1), &[(1, 1.0)]),
             ],
         )
+        .with_kind(ExperimentKind::KernelBench)
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::chart::{scheme_color, Chart};
 use super::data::ReportData;
 use super::kernel_bench::{kernel_points, kernel_schemes, kernel_shapes, KernelPoint};
 use super::line_panel::{LinePanel, PanelLine};
+use crate::store::KernelId;
 use crate::Result;
 
 /// Pixel height of one row of panels.
@@ -38,16 +39,16 @@ impl KernelChart {
                     .collect();
                 let mut lines: Vec<PanelLine> = Vec::new();
                 for (index, scheme) in schemes.iter().enumerate() {
-                    let mut kernels: Vec<&str> = Vec::new();
+                    let mut kernels: Vec<&KernelId> = Vec::new();
                     for p in here.iter().filter(|p| p.scheme == *scheme) {
-                        if !kernels.contains(&p.kernel.as_str()) {
+                        if !kernels.contains(&&p.kernel) {
                             kernels.push(&p.kernel);
                         }
                     }
                     for kernel in kernels {
                         let line: Vec<(f64, f64, f64)> = here
                             .iter()
-                            .filter(|p| p.scheme == *scheme && p.kernel == kernel)
+                            .filter(|p| p.scheme == *scheme && p.kernel == *kernel)
                             .map(|p| (p.tokens as f64, p.median_ms, p.p95_ms))
                             .collect();
                         lines.push(PanelLine {

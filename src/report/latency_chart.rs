@@ -8,9 +8,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::chart::Chart;
-use super::data::{kinds, ReportData};
+use super::data::ReportData;
 use super::line_panel::LinePanel;
 use super::series_style::series_line;
+use crate::store::MeasurementKind;
 use crate::Result;
 
 /// Height in pixels of one batch-size panel.
@@ -23,7 +24,7 @@ pub struct LatencyChart;
 impl LatencyChart {
     /// One panel per batch size, by increasing batch.
     pub fn panels(data: &ReportData) -> Vec<LinePanel> {
-        let series = data.series(kinds::LATENCY);
+        let series = data.series(MeasurementKind::Latency);
         let mut batches: Vec<i64> = series.iter().map(|s| s.batch).collect();
         batches.sort_unstable();
         batches.dedup();
@@ -57,7 +58,7 @@ impl Chart for LatencyChart {
     }
 
     fn missing(&self, data: &ReportData) -> Option<String> {
-        data.series(kinds::LATENCY)
+        data.series(MeasurementKind::Latency)
             .is_empty()
             .then(|| "no done trial has latency measurements".into())
     }

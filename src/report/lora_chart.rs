@@ -6,8 +6,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::chart::{drawing, scheme_color, Chart};
-use super::data::{keys, lora_rank_of, scheme_without_rank, ReportData};
+use super::data::{lora_rank_of, scheme_without_rank, ReportData};
 use super::stats::Summary;
+use crate::store::MetricKey;
 use crate::Result;
 
 /// The LoRA-rank chart (`lora_rank.svg`, `lora_rank.png`).
@@ -30,7 +31,7 @@ impl LoraRankChart {
     pub fn ranks(data: &ReportData) -> Vec<u64> {
         let mut ranks: Vec<u64> = data
             .done()
-            .filter(|t| t.final_metric(keys::TEST_ACCURACY).is_some())
+            .filter(|t| t.final_metric(MetricKey::TestAccuracy).is_some())
             .map(lora_rank_of)
             .collect();
         ranks.sort_unstable();
@@ -56,7 +57,7 @@ impl LoraRankChart {
                 let values: Vec<f64> = data
                     .done()
                     .filter(|t| scheme_without_rank(t) == line.scheme && lora_rank_of(t) == rank)
-                    .filter_map(|t| t.final_metric(keys::TEST_ACCURACY))
+                    .filter_map(|t| t.final_metric(MetricKey::TestAccuracy))
                     .map(|a| a * 100.0)
                     .collect();
                 if let Some(summary) = Summary::of(&values) {

@@ -9,10 +9,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::chart::Chart;
-use super::data::{kinds, ReportData};
+use super::data::ReportData;
 use super::format::byte_unit;
 use super::line_panel::LinePanel;
 use super::series_style::series_line;
+use crate::store::MeasurementKind;
 use crate::Result;
 
 /// Height in pixels of one panel.
@@ -28,9 +29,9 @@ impl MemoryChart {
         byte_panels(
             data,
             &[
-                (kinds::MEMORY, "peak RSS of a fresh process"),
+                (MeasurementKind::Memory, "peak RSS of a fresh process"),
                 (
-                    kinds::MEMORY_DELTA,
+                    MeasurementKind::MemoryDelta,
                     "peak RSS above the pre-forward baseline",
                 ),
             ],
@@ -40,7 +41,7 @@ impl MemoryChart {
 
 /// One panel per `(kind, what)` with measurements, in binary byte units; `what` names the
 /// quantity in the caption and the y axis.
-pub fn byte_panels(data: &ReportData, panels: &[(&str, &str)]) -> Vec<LinePanel> {
+pub fn byte_panels(data: &ReportData, panels: &[(MeasurementKind, &str)]) -> Vec<LinePanel> {
     panels
         .iter()
         .filter_map(|&(kind, what)| {
@@ -102,19 +103,18 @@ impl Chart for MemoryChart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::data::tests::trial;
+    use crate::report::data::tests::{kernel, trial};
     use crate::store::Measurement;
 
-    fn memory(kind: &str, seq_len: i64, bytes: f64) -> Measurement {
+    fn memory(kind: MeasurementKind, seq_len: i64, bytes: f64) -> Measurement {
         Measurement {
-            kind: kind.into(),
-            kernel: "libtorch-fp32".into(),
+            kind,
+            kernel: kernel("libtorch-fp32"),
             seq_len,
             batch: 1,
             median: bytes,
             p95: bytes,
             repeats: 1,
-            unit: "bytes".into(),
         }
     }
 
@@ -122,8 +122,8 @@ mod tests {
     fn panels_per_kind_in_binary_units() {
         let mut t = trial(1, "fp32", 0, "done", 0.8, 100);
         t.measurements = vec![
-            memory("memory", 32, 100.0 * 1_048_576.0),
-            memory("memory", 64, 120.0 * 1_048_576.0),
+            memory(MeasurementKind::Memory, 32, 100.0 * 1_048_576.0),
+            memory(MeasurementKind::Memory, 64, 120.0 * 1_048_576.0),
         ];
         let data = ReportData::new("e", "", None, vec![t.clone()]);
         let panels = MemoryChart::panels(&data);
@@ -134,7 +134,8 @@ mod tests {
             [(32.0, 100.0, 100.0), (64.0, 120.0, 120.0)]
         );
 
-        t.measurements.push(memory("memory_delta", 32, 2048.0));
+        t.measurements
+            .push(memory(MeasurementKind::MemoryDelta, 32, 2048.0));
         let data = ReportData::new("e", "", None, vec![t]);
         assert_eq!(MemoryChart::panels(&data).len(), 2);
     }

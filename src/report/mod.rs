@@ -6,25 +6,21 @@
 //! Charts and aggregates use `done` trials only, averaged over seeds per scheme; the tables list
 //! every trial with its status.
 //!
-//! # Conventions of the stored data
+//! # What the report reads
 //!
-//! - `trial.config` is the JSON of [`crate::experiment::TrialConfig`]: the scheme is at
-//!   `config["quant"]["scheme"]`, the seed at `config["seed"]`, the LoRA rank at
-//!   `config["lora"]["rank"]`, the attention kernel at `config["model"]["attention"]`.
-//! - Final metrics have `step = None`: `test_accuracy`, `test_f1` (fractions in [0, 1]),
-//!   `test_loss`, `best_val_accuracy`, `params_total`, `params_quantized`, `params_trainable`,
-//!   `storage_bytes` (the artifact file size), `storage_quantized_bytes`,
-//!   `bits_per_quantized_weight`, `train_seconds`; for models the packed engine runs,
-//!   `packed_agreement`, `packed_max_logit_diff`, `packed_resident_quantized_bytes` and
-//!   `energy_estimate_pj_per_token` (an estimate: [`crate::measure::energy`]). Curves have `step = Some(epoch)`:
-//!   `train_loss`, `val_accuracy`, `val_loss`.
-//! - Measurements: kind `latency` (unit `ms`, per `seq_len` and `batch`, with the kernel that
-//!   ran, e.g. `libtorch-fp32 (dequantized)`); kind `memory` (unit `bytes`, median = peak RSS of
-//!   a fresh child process at that input length, batch as given, kernel recorded); kind
-//!   `memory_delta` (bytes above the process baseline before the forward). With
-//!   `measure.training`: kind `train_step` (unit `ms`, one QAT training step: forward,
-//!   backward, AdamW step, at the smallest measured batch), `train_memory` and
-//!   `train_memory_delta` (bytes, like `memory` and `memory_delta` for one training step).
+//! The stored data is the store's typed vocabulary ([`crate::store`]); its meaning, in short:
+//!
+//! - Sweep trials are read through [`TrialRecord::sweep_summary`](crate::store::TrialRecord):
+//!   scheme, seed, LoRA rank, warm-up, embedding scheme and attention kernel.
+//! - Final metrics have `step = None` ([`MetricKey`](crate::store::MetricKey) documents each):
+//!   test accuracy and F1 (fractions in [0, 1]), storage, bits per quantized weight, parameter
+//!   counts, training time; for models the packed engine runs, packed agreement and the energy
+//!   estimate ([`crate::measure::energy`]). Curves have `step = Some(epoch)`: train loss,
+//!   validation accuracy and loss.
+//! - Measurements ([`MeasurementKind`](crate::store::MeasurementKind), unit fixed by the kind):
+//!   latency per `seq_len` and `batch`; peak memory of a fresh child process and its growth
+//!   above the baseline; with `measure.training`, one QAT training step's time and memory. Each
+//!   names the kernels that ran as a [`KernelId`](crate::store::KernelId).
 //! - `reused_checkpoint` is 1 when the trial did not train but reused the checkpoint of an
 //!   earlier trial with the same training configuration (it then reports that checkpoint's
 //!   `train_*` metrics and curves, and its own test evaluation), 0 when it trained.
@@ -32,19 +28,22 @@
 //!   attention kernel, charts colour lines by attention kernel. Every line's legend and the
 //!   growth table give its fitted growth exponent ([`growth`]).
 //! - Storage ratios and accuracy gaps are relative to the scheme named `fp32`
-//!   ([`data::BASELINE_SCHEME`]). A kernel name containing `dequantized` means the weights were
-//!   dequantized to full precision before the matmul: that scheme's latency is fp32 latency, and
-//!   the report says so for each such scheme ([`notes`]).
+//!   ([`data::BASELINE_SCHEME`]). A kernel whose `dequantized` column is set multiplied weights
+//!   dequantized to full precision: that scheme's latency is fp32 latency, and the report says
+//!   so for each such scheme ([`notes`]).
 //!
-//! - A kernel benchmark (experiment `kernels`, from `bitlab bench kernels`; conventions in
-//!   [`kernel_bench`]) gets a kernel report instead: `kernels.svg+png` ([`kernel_chart`]) and a
-//!   table of time, GFLOP/s, weight GB/s, ratio to fp32 and weight residency per point.
+//! - The experiment's [`ExperimentKind`](crate::store::ExperimentKind) picks the template: a
+//!   kernel benchmark (`bitlab bench kernels`; [`kernel_bench`]) gets `kernels.svg+png`
+//!   ([`kernel_chart`]) and a table of time, GFLOP/s, weight GB/s, ratio to fp32 and weight
+//!   residency per point; a model-scaling benchmark (`bitlab bench model`; [`scaling_bench`])
+//!   its own chart and table.
 //!
 //! # Adding a chart
 //!
 //! Write one file with a type implementing [`chart::Chart`] and add one line to
 //! [`chart::render_all`]; the HTML and Markdown reports pick it up.
 pub mod accuracy_chart;
+pub mod bench_report;
 pub mod chart;
 pub mod data;
 pub mod document;
@@ -69,6 +68,8 @@ pub mod stats;
 pub mod storage_chart;
 pub mod tables;
 pub mod training_chart;
+#[cfg(test)]
+mod upgrade_tests;
 
 pub use chart::Chart;
 pub use data::ReportData;
@@ -119,13 +120,21 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{ArtifactRecord, Environment, Measurement, Metric, TrialResults};
+    use crate::store::{
+        ArtifactRecord, Environment, ExperimentKind, KernelId, Measurement, MeasurementKind,
+        Metric, MetricKey, TrialResults,
+    };
 
     /// 2 schemes x 2 seeds, done, plus one failed trial, recorded through the Store API.
     fn synthetic_store(dir: &Path) -> Store {
         let store = Store::open(&dir.join("results.sqlite")).unwrap();
         let exp = store
-            .upsert_experiment("tiny", "Synthetic <test> experiment", "[base]")
+            .upsert_experiment(
+                "tiny",
+                ExperimentKind::TrialSweep,
+                "Synthetic <test> experiment",
+                "[base]",
+            )
             .unwrap();
         let env = Environment {
             git_commit: Some("abc1234".into()),
@@ -166,41 +175,39 @@ mod tests {
                     for batch in [1i64, 8] {
                         let ms = (1.0 + i as f64) * batch as f64 * (1.0 + 0.1 * seed as f64);
                         measurements.push(Measurement {
-                            kind: "latency".into(),
-                            kernel: kernel.into(),
+                            kind: MeasurementKind::Latency,
+                            kernel: KernelId::from_recorded_name(kernel),
                             seq_len,
                             batch,
                             median: ms,
                             p95: ms * 1.3,
                             repeats: 10,
-                            unit: "ms".into(),
                         });
                     }
                     let rss = 200e6 + 1e6 * seq_len as f64;
                     measurements.push(Measurement {
-                        kind: "memory".into(),
-                        kernel: kernel.into(),
+                        kind: MeasurementKind::Memory,
+                        kernel: KernelId::from_recorded_name(kernel),
                         seq_len,
                         batch: 1,
                         median: rss,
                         p95: rss,
                         repeats: 1,
-                        unit: "bytes".into(),
                     });
                 }
-                let metric = |key: &str, value: f64| Metric {
-                    key: key.into(),
+                let metric = |key: MetricKey, value: f64| Metric {
+                    key,
                     step: None,
                     value,
                 };
                 let results = TrialResults {
                     metrics: vec![
-                        metric("test_accuracy", accuracy),
-                        metric("test_f1", accuracy - 0.01),
-                        metric("storage_bytes", bytes as f64),
-                        metric("bits_per_quantized_weight", bits),
+                        metric(MetricKey::TestAccuracy, accuracy),
+                        metric(MetricKey::TestF1, accuracy - 0.01),
+                        metric(MetricKey::StorageBytes, bytes as f64),
+                        metric(MetricKey::BitsPerQuantizedWeight, bits),
                         Metric {
-                            key: "train_loss".into(),
+                            key: MetricKey::TrainLoss,
                             step: Some(0),
                             value: 0.6,
                         },
@@ -346,7 +353,9 @@ mod tests {
     fn render_with_only_pending_trials_still_writes_every_chart() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("r.sqlite")).unwrap();
-        let exp = store.upsert_experiment("empty", "", "").unwrap();
+        let exp = store
+            .upsert_experiment("empty", ExperimentKind::TrialSweep, "", "")
+            .unwrap();
         store
             .ensure_trial(exp, "h", r#"{"seed":0,"quant":{"scheme":"fp32"}}"#, "a")
             .unwrap();

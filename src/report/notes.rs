@@ -1,13 +1,11 @@
-//! Statements about which kernel produced each scheme's latency, derived from the kernel names
+//! Statements about which kernel produced each scheme's latency, derived from the kernel ids
 //! recorded with the measurements (never assumed from the scheme name).
 //!
 //! A fake-quantized scheme whose weights are dequantized before a full-precision matmul runs at
 //! fp32 speed: its latency is fp32 latency, and a low-bit speed claim needs a packed kernel
 //! (see DESIGN.md, "Things that are easy to get wrong").
 use super::data::{ReportData, BASELINE_SCHEME};
-
-/// Marker in a kernel name meaning weights were dequantized to full precision before the matmul.
-pub const DEQUANTIZED_MARKER: &str = "dequantized";
+use crate::store::KernelId;
 
 /// What every energy figure in a report is (the scaling report and the per-scheme summary).
 pub const ENERGY_NOTE: &str = "Matmul energy is an estimate, not a measurement: one \
@@ -22,7 +20,7 @@ pub const ENERGY_NOTE: &str = "Matmul energy is an estimate, not a measurement: 
 /// One sentence per (scheme, latency kernel) saying whether that latency is fp32 latency.
 pub fn kernel_notes(data: &ReportData) -> Vec<String> {
     let summaries = data.scheme_summaries();
-    let baseline_kernels: Vec<String> = summaries
+    let baseline_kernels: Vec<KernelId> = summaries
         .iter()
         .find(|s| s.scheme == BASELINE_SCHEME)
         .map(|s| s.kernels.clone())
@@ -31,7 +29,7 @@ pub fn kernel_notes(data: &ReportData) -> Vec<String> {
     for summary in summaries.iter().filter(|s| s.scheme != BASELINE_SCHEME) {
         for kernel in &summary.kernels {
             let scheme = &summary.scheme;
-            let note = if kernel.to_lowercase().contains(DEQUANTIZED_MARKER) {
+            let note = if kernel.dequantized {
                 format!(
                     "{scheme}: timed with kernel \"{kernel}\", which dequantizes the weights and \
                      multiplies in full precision, so this latency is fp32 latency: fake \
@@ -54,17 +52,17 @@ pub fn kernel_notes(data: &ReportData) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::data::tests::trial;
+    use crate::report::data::tests::{kernel, trial};
 
     #[test]
     fn notes_follow_the_recorded_kernel_names() {
         let mut packed = trial(3, "ternary", 0, "done", 0.7, 100);
         for m in &mut packed.measurements {
-            m.kernel = "ternary-avx2 (packed 2-bit)".into();
+            m.kernel = kernel("ternary-avx2 (packed 2-bit)");
         }
         let mut same = trial(4, "fp16", 0, "done", 0.7, 100);
         for m in &mut same.measurements {
-            m.kernel = "libtorch-fp32".into();
+            m.kernel = kernel("libtorch-fp32");
         }
         let data = ReportData::new(
             "e",

@@ -7,22 +7,22 @@ use std::ops::Range;
 
 use super::data::{scheme_of, seed_of};
 use super::format::number;
-use crate::store::{Store, TrialRecord};
+use crate::store::{MetricKey, Store, TrialRecord};
 use crate::{Error, Result};
 
 /// Final metrics shown first, in this order; any other final metric follows alphabetically.
-const METRIC_ORDER: [&str; 11] = [
-    "test_accuracy",
-    "test_f1",
-    "test_loss",
-    "best_val_accuracy",
-    "storage_bytes",
-    "storage_quantized_bytes",
-    "bits_per_quantized_weight",
-    "params_total",
-    "params_quantized",
-    "params_trainable",
-    "train_seconds",
+const METRIC_ORDER: [MetricKey; 11] = [
+    MetricKey::TestAccuracy,
+    MetricKey::TestF1,
+    MetricKey::TestLoss,
+    MetricKey::BestValAccuracy,
+    MetricKey::StorageBytes,
+    MetricKey::StorageQuantizedBytes,
+    MetricKey::BitsPerQuantizedWeight,
+    MetricKey::ParamsTotal,
+    MetricKey::ParamsQuantized,
+    MetricKey::ParamsTrainable,
+    MetricKey::TrainSeconds,
 ];
 
 /// Config keys already shown in their own leading columns.
@@ -73,7 +73,7 @@ fn build(trials: &[(String, TrialRecord)], with_experiment: bool) -> RunsTable {
     let first_parameter = headers.len();
     headers.extend(parameter_keys.iter().map(|k| k.to_string()));
     let parameter_columns = first_parameter..headers.len();
-    headers.extend(metric_keys.iter().cloned());
+    headers.extend(metric_keys.iter().map(|k| k.as_str().to_string()));
     headers.extend(["duration_s", "error"].map(String::from));
 
     let rows = trials
@@ -99,7 +99,7 @@ fn build(trials: &[(String, TrialRecord)], with_experiment: bool) -> RunsTable {
             row.extend(
                 metric_keys
                     .iter()
-                    .map(|k| t.final_metric(k).map(number).unwrap_or_default()),
+                    .map(|k| t.final_metric(k.clone()).map(number).unwrap_or_default()),
             );
             row.push(t.duration_s.map(|d| format!("{d:.1}")).unwrap_or_default());
             row.push(t.error.clone().unwrap_or_default());
@@ -114,21 +114,22 @@ fn build(trials: &[(String, TrialRecord)], with_experiment: bool) -> RunsTable {
 }
 
 /// Final-metric keys present in any trial: the known ones in [`METRIC_ORDER`], then the rest.
-fn final_metric_keys<'a>(trials: impl Iterator<Item = &'a TrialRecord>) -> Vec<String> {
-    let present: BTreeSet<String> = trials
+fn final_metric_keys<'a>(trials: impl Iterator<Item = &'a TrialRecord>) -> Vec<MetricKey> {
+    let present: BTreeSet<&str> = trials
         .flat_map(|t| &t.metrics)
         .filter(|m| m.step.is_none())
-        .map(|m| m.key.clone())
+        .map(|m| m.key.as_str())
         .collect();
-    let mut keys: Vec<String> = METRIC_ORDER
+    let mut keys: Vec<MetricKey> = METRIC_ORDER
         .iter()
-        .filter(|k| present.contains(**k))
-        .map(|k| k.to_string())
+        .filter(|k| present.contains(k.as_str()))
+        .cloned()
         .collect();
     keys.extend(
         present
             .into_iter()
-            .filter(|k| !METRIC_ORDER.contains(&k.as_str())),
+            .map(MetricKey::from_stored)
+            .filter(|k| !METRIC_ORDER.contains(k)),
     );
     keys
 }
@@ -261,7 +262,7 @@ impl RunsTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Metric, TrialResults};
+    use crate::store::{ExperimentKind, Metric, TrialResults};
 
     fn config(scheme: &str, seed: u64, lr: f64) -> serde_json::Value {
         serde_json::json!({
@@ -275,7 +276,9 @@ mod tests {
     fn store_with_trials() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("r.sqlite")).unwrap();
-        let exp = store.upsert_experiment("tiny", "", "").unwrap();
+        let exp = store
+            .upsert_experiment("tiny", ExperimentKind::TrialSweep, "", "")
+            .unwrap();
         for (i, (scheme, seed)) in [("fp32", 0), ("ternary", 0)].into_iter().enumerate() {
             let t = store
                 .ensure_trial(
@@ -289,17 +292,17 @@ mod tests {
                 let results = TrialResults {
                     metrics: vec![
                         Metric {
-                            key: "test_accuracy".into(),
+                            key: MetricKey::TestAccuracy,
                             step: None,
                             value: 0.8125,
                         },
                         Metric {
-                            key: "zeta".into(),
+                            key: MetricKey::ReusedCheckpoint,
                             step: None,
                             value: 1.0,
                         },
                         Metric {
-                            key: "train_loss".into(),
+                            key: MetricKey::TrainLoss,
                             step: Some(0),
                             value: 0.5,
                         },
@@ -312,7 +315,9 @@ mod tests {
                 store.mark_failed(t.id, "diverged\nat step 3").unwrap();
             }
         }
-        let other = store.upsert_experiment("other", "", "").unwrap();
+        let other = store
+            .upsert_experiment("other", ExperimentKind::TrialSweep, "", "")
+            .unwrap();
         store
             .ensure_trial(other, "x", &config("int8", 1, 2e-3).to_string(), "x")
             .unwrap();
@@ -336,7 +341,7 @@ mod tests {
                 "train.grad_clip",
                 "train.lr",
                 "test_accuracy",
-                "zeta",
+                "reused_checkpoint",
                 "duration_s",
                 "error"
             ]

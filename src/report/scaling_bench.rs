@@ -1,16 +1,14 @@
 //! The report of a model-size scaling benchmark (experiment `model-scaling`, written by
-//! `bitlab bench model`; stored data described at
-//! [`crate::measure::model_scaling::record_scaling_results`]): its points read back from the
-//! stored trials, the table and the report's sections.
-use std::collections::BTreeMap;
-
+//! `bitlab bench model`; stored data described at [`crate::bench::model_scaling`]): its points
+//! read back from the stored trials, the table and the report's sections.
+use super::bench_report::{self, BenchReport};
 use super::chart::RenderedChart;
-use super::data::{kinds, ReportData, BASELINE_SCHEME};
-use super::document::{Image, Section};
+use super::data::{ReportData, BASELINE_SCHEME};
+use super::document::Section;
 use super::format::{number, or_dash, ratio};
 use super::notes::ENERGY_NOTE;
-use super::tables::{environment_table, Table};
-use crate::store::TrialRecord;
+use super::tables::Table;
+use crate::store::{ExperimentKind, KernelId, MeasurementKind, MetricKey, TrialRecord};
 
 /// One timed point of a scaling benchmark.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +16,7 @@ pub struct ScalingPoint {
     /// Scheme name.
     pub scheme: String,
     /// Kernel of the linear layers.
-    pub kernel: String,
+    pub kernel: KernelId,
     /// Model width.
     pub d_model: u64,
     /// Blocks.
@@ -62,65 +60,44 @@ pub fn scaling_points(data: &ReportData) -> Vec<ScalingPoint> {
     points
 }
 
-/// Whether the data holds a scaling benchmark (then the report is a scaling report).
+/// Whether the data is a model-scaling benchmark's (then the report is a scaling report).
 pub fn has_scaling_bench(data: &ReportData) -> bool {
-    data.done()
-        .any(|t| t.measurements.iter().any(|m| m.kind == kinds::STACK_TIME))
+    data.kind == ExperimentKind::ModelScaling
 }
 
 /// Scheme names, the baseline first, then in order of first appearance (fixes colours).
 pub fn scaling_schemes(points: &[ScalingPoint]) -> Vec<String> {
-    let mut schemes: Vec<String> = Vec::new();
-    if points.iter().any(|p| p.scheme == BASELINE_SCHEME) {
-        schemes.push(BASELINE_SCHEME.into());
-    }
-    for p in points {
-        if !schemes.contains(&p.scheme) {
-            schemes.push(p.scheme.clone());
-        }
-    }
-    schemes
+    bench_report::baseline_first(points.iter().map(|p| p.scheme.as_str()))
 }
 
 fn trial_points(trial: &TrialRecord) -> Vec<ScalingPoint> {
-    let c = &trial.config;
+    let c = trial.scaling_config();
     let (Some(scheme), Some(d_model), Some(layers), Some(parameters), Some(threads), Some(bytes)) = (
-        c["scheme"].as_str(),
-        c["d_model"].as_u64(),
-        c["layers"].as_u64(),
-        c["parameters"].as_u64(),
-        c["threads"].as_u64(),
-        c["resident_weight_bytes"].as_u64(),
+        &c.scheme,
+        c.d_model,
+        c.layers,
+        c.parameters,
+        c.threads,
+        c.resident_weight_bytes,
     ) else {
         return Vec::new();
     };
-    let mut by_tokens: BTreeMap<i64, ScalingPoint> = BTreeMap::new();
-    for m in trial
-        .measurements
-        .iter()
-        .filter(|m| m.kind == kinds::STACK_TIME)
-    {
-        by_tokens.insert(
-            m.seq_len,
-            ScalingPoint {
-                scheme: scheme.to_string(),
-                kernel: m.kernel.clone(),
-                d_model,
-                layers,
-                parameters,
-                threads,
-                tokens: m.seq_len,
-                median_ms: m.median,
-                p95_ms: m.p95,
-                speedup_vs_fp32: trial.metric_at("speedup_vs_fp32", m.seq_len),
-                resident_weight_bytes: bytes,
-                memory_ratio_vs_fp32: trial.metric_at("memory_ratio_vs_fp32", m.seq_len),
-                rss_growth_bytes: c["rss_growth_bytes"].as_u64(),
-                energy_estimate_pj_per_token: c["energy_estimate_pj_per_token"].as_f64(),
-            },
-        );
-    }
-    by_tokens.into_values().collect()
+    bench_report::points_by_tokens(trial, MeasurementKind::StackTime, |m| ScalingPoint {
+        scheme: scheme.to_string(),
+        kernel: m.kernel.clone(),
+        d_model,
+        layers,
+        parameters,
+        threads,
+        tokens: m.seq_len,
+        median_ms: m.median,
+        p95_ms: m.p95,
+        speedup_vs_fp32: trial.metric_at(MetricKey::SpeedupVsFp32, m.seq_len),
+        resident_weight_bytes: bytes,
+        memory_ratio_vs_fp32: trial.metric_at(MetricKey::MemoryRatioVsFp32, m.seq_len),
+        rss_growth_bytes: c.rss_growth_bytes,
+        energy_estimate_pj_per_token: c.energy_estimate_pj_per_token,
+    })
 }
 
 /// `bytes` in MiB with one decimal.
@@ -154,7 +131,7 @@ pub fn scaling_table(points: &[ScalingPoint]) -> Table {
                 format!("{:.1}", p.parameters as f64 / 1e6),
                 p.tokens.to_string(),
                 p.scheme.clone(),
-                p.kernel.clone(),
+                p.kernel.to_string(),
                 p.threads.to_string(),
                 format!("{:.2}", p.median_ms),
                 format!("{:.2}", p.p95_ms),
@@ -173,22 +150,9 @@ pub fn scaling_table(points: &[ScalingPoint]) -> Table {
     }
 }
 
-/// The sections of a scaling report (after its title).
+/// The sections of a scaling report (after its title), in the benchmark template.
 pub fn sections(data: &ReportData, charts: &[RenderedChart]) -> Vec<Section> {
     let points = scaling_points(data);
-    let mut overview = Vec::new();
-    if !data.description.trim().is_empty() {
-        overview.push(data.description.trim().to_string());
-    }
-    overview.push(format!(
-        "{} timed points of `bitlab bench model`: for each model size, a stack of the \
-         classifier's transformer blocks (RMSNorm before every linear layer, d_ff = 4 d_model, \
-         64-wide heads, flash attention) holds random weights in each scheme's inference kernel \
-         and runs one sequence of n tokens (n = 1: decoding one token, the matrix-vector path; \
-         larger n: a prefill). Embeddings and the classifier head are left out. Every figure \
-         below is read from the results database.",
-        points.len()
-    ));
     let largest = points.iter().map(|p| (p.d_model, p.layers)).max();
     let baseline_energy = |p: &ScalingPoint| {
         points
@@ -225,53 +189,36 @@ pub fn sections(data: &ReportData, charts: &[RenderedChart]) -> Vec<Section> {
             )
         })
         .collect();
-    let environment = environment_table(data);
-    vec![
-        Section {
-            heading: "Overview".into(),
-            paragraphs: overview,
-            bullets,
-            ..Section::default()
-        },
-        Section {
-            heading: "Environment (latest run)".into(),
-            paragraphs: vec![
-                "Timings come from one machine and one run; compare schemes within a run.".into(),
-            ],
-            table: (!environment.rows.is_empty()).then_some(environment),
-            ..Section::default()
-        },
-        Section {
-            heading: "Charts".into(),
-            paragraphs: vec![
-                "Time per token against model width (the number of blocks grows with it; see \
-                 the table), one panel per token count, the bytes of weights each scheme \
-                 keeps resident, and the estimated matmul energy per token (see below). Markers \
-                 are medians, whiskers reach the p95."
-                    .into(),
-            ],
-            images: charts
-                .iter()
-                .map(|c| Image {
-                    title: c.title.clone(),
-                    file: format!("{}.svg", c.name),
-                })
-                .collect(),
-            ..Section::default()
-        },
-        Section {
-            heading: "Timings and memory".into(),
-            paragraphs: vec![
-                format!(
+    let report = BenchReport {
+        summary: format!(
+            "{} timed points of `bitlab bench model`: for each model size, a stack of the \
+             classifier's transformer blocks (RMSNorm before every linear layer, d_ff = 4 \
+             d_model, 64-wide heads, flash attention) holds random weights in each scheme's \
+             inference kernel and runs one sequence of n tokens (n = 1: decoding one token, the \
+             matrix-vector path; larger n: a prefill). Embeddings and the classifier head are \
+             left out. Every figure below is read from the results database.",
+            points.len()
+        ),
+        bullets,
+        environment_note: "Timings come from one machine and one run; compare schemes within \
+             a run."
+            .into(),
+        charts_note: "Time per token against model width (the number of blocks grows with it; \
+             see the table), one panel per token count, the bytes of weights each scheme keeps \
+             resident, and the estimated matmul energy per token (see below). Markers are \
+             medians, whiskers reach the p95."
+            .into(),
+        table_heading: "Timings and memory".into(),
+        table_notes: vec![
+            format!(
                 "Speed-up = {BASELINE_SCHEME}'s median / this median at the same size and n in \
                  the same run. Resident weights = bytes the kernels hold (codes, scales, 16-bit \
-                 copies); RSS growth = the process's resident set after building the stack minus \
-                 before (measured, so libtorch's and the allocator's overheads show)."
+                 copies); RSS growth = the process's resident set after building the stack \
+                 minus before (measured, so libtorch's and the allocator's overheads show)."
             ),
-                ENERGY_NOTE.into(),
-            ],
-            table: Some(scaling_table(&points)),
-            ..Section::default()
-        },
-    ]
+            ENERGY_NOTE.into(),
+        ],
+        table: scaling_table(&points),
+    };
+    bench_report::sections(data, charts, report)
 }

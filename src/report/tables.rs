@@ -4,11 +4,12 @@
 //! Tables list every trial with its status; aggregates use done trials only. Cells are plain
 //! text; the Markdown and HTML renderers escape them.
 use super::data::{
-    kernels_of, keys, kinds, lora_rank_of, measurement_at, scheme_of, seed_of, storage_bytes,
-    ReportData, BASELINE_SCHEME,
+    kernels_of, lora_rank_of, measurement_at, scheme_of, seed_of, storage_bytes, ReportData,
+    BASELINE_SCHEME,
 };
 use super::format::{byte_unit, bytes as format_bytes, number, or_dash, percent, ratio};
 use super::series_style::series_growth;
+use crate::store::{KernelId, MeasurementKind, MetricKey, Unit};
 
 /// A table of text cells.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -97,7 +98,7 @@ pub fn scheme_table(data: &ReportData) -> Table {
                 if s.kernels.is_empty() {
                     "—".into()
                 } else {
-                    s.kernels.join(", ")
+                    join_kernels(&s.kernels)
                 },
             ]
         })
@@ -114,13 +115,13 @@ pub fn scheme_table(data: &ReportData) -> Table {
 /// length, kernel, and the error of failed or interrupted trials.
 pub fn trial_table(data: &ReportData) -> Table {
     let batch = data.table_batch();
-    let latency_lens = data.seq_lens(kinds::LATENCY);
-    let memory_lens = data.seq_lens(kinds::MEMORY);
+    let latency_lens = data.seq_lens(MeasurementKind::Latency);
+    let memory_lens = data.seq_lens(MeasurementKind::Memory);
     let memory_max = data
         .trials
         .iter()
         .flat_map(|t| &t.measurements)
-        .filter(|m| m.kind == kinds::MEMORY)
+        .filter(|m| m.kind == MeasurementKind::Memory)
         .map(|m| m.median)
         .fold(0.0, f64::max);
     let (memory_scale, memory_unit) = byte_unit(memory_max);
@@ -171,36 +172,39 @@ pub fn trial_table(data: &ReportData) -> Table {
                 t.status.clone(),
                 scheme_of(t),
                 seed_of(t),
-                or_dash(t.final_metric(keys::TEST_ACCURACY), percent),
-                or_dash(t.final_metric(keys::TEST_F1), percent),
+                or_dash(t.final_metric(MetricKey::TestAccuracy), percent),
+                or_dash(t.final_metric(MetricKey::TestF1), percent),
                 or_dash(storage_bytes(t), |b| format!("{b:.0}")),
                 or_dash(data.storage_ratio(t), ratio),
-                or_dash(t.final_metric(keys::BITS_PER_QUANTIZED_WEIGHT), number),
+                or_dash(t.final_metric(MetricKey::BitsPerQuantizedWeight), number),
             ];
             if with_lora {
                 row.extend([
                     lora_rank_of(t).to_string(),
-                    or_dash(t.final_metric("params_trainable"), |p| format!("{p:.0}")),
-                    or_dash(t.final_metric("storage_adapter_bytes"), |b| {
+                    or_dash(t.final_metric(MetricKey::ParamsTrainable), |p| {
+                        format!("{p:.0}")
+                    }),
+                    or_dash(t.final_metric(MetricKey::StorageAdapterBytes), |b| {
                         format!("{b:.0}")
                     }),
                 ]);
             }
             row.extend(latency_lens.iter().map(|&l| {
-                or_dash(measurement_at(t, kinds::LATENCY, l, batch), |ms| {
-                    format!("{ms:.3}")
-                })
+                or_dash(
+                    measurement_at(t, MeasurementKind::Latency, l, batch),
+                    |ms| format!("{ms:.3}"),
+                )
             }));
             row.extend(memory_lens.iter().map(|&l| {
-                or_dash(measurement_at(t, kinds::MEMORY, l, None), |b| {
+                or_dash(measurement_at(t, MeasurementKind::Memory, l, None), |b| {
                     format!("{:.1}", b / memory_scale)
                 })
             }));
-            let kernels = kernels_of(t, kinds::LATENCY);
+            let kernels = kernels_of(t, MeasurementKind::Latency);
             row.push(if kernels.is_empty() {
                 "—".into()
             } else {
-                kernels.join(", ")
+                join_kernels(&kernels)
             });
             if with_errors {
                 row.push(t.error.clone().unwrap_or_default());
@@ -211,15 +215,24 @@ pub fn trial_table(data: &ReportData) -> Table {
     Table { headers, rows }
 }
 
-/// Measurement kinds of the growth table, with their unit: inference latency and memory, then
-/// the training step's.
-const GROWTH_KINDS: [(&str, &str); 6] = [
-    (kinds::LATENCY, "ms"),
-    (kinds::MEMORY, "bytes"),
-    (kinds::MEMORY_DELTA, "bytes"),
-    (kinds::TRAIN_STEP, "ms"),
-    (kinds::TRAIN_MEMORY, "bytes"),
-    (kinds::TRAIN_MEMORY_DELTA, "bytes"),
+/// Recorded kernel names, comma-separated.
+fn join_kernels(kernels: &[KernelId]) -> String {
+    kernels
+        .iter()
+        .map(KernelId::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Measurement kinds of the growth table: inference latency and memory, then the training
+/// step's.
+const GROWTH_KINDS: [MeasurementKind; 6] = [
+    MeasurementKind::Latency,
+    MeasurementKind::Memory,
+    MeasurementKind::MemoryDelta,
+    MeasurementKind::TrainStep,
+    MeasurementKind::TrainMemory,
+    MeasurementKind::TrainMemoryDelta,
 ];
 
 /// One row per measurement series (kind, attention kernel, scheme, kernel, batch): the fitted
@@ -238,14 +251,14 @@ pub fn growth_table(data: &ReportData) -> Table {
         "kernel",
     ];
     let mut rows = Vec::new();
-    for (kind, unit) in GROWTH_KINDS {
+    for kind in GROWTH_KINDS {
         for series in data.series(kind) {
             let (Some(first), Some(last)) = (series.points.first(), series.points.last()) else {
                 continue;
             };
-            let value = |v: f64| match unit {
-                "bytes" => format_bytes(v),
-                _ => format!("{} ms", number(v)),
+            let value = |v: f64| match kind.unit() {
+                Unit::Bytes => format_bytes(v),
+                Unit::Ms => format!("{} ms", number(v)),
             };
             let growth = series_growth(&series);
             rows.push(vec![
@@ -262,7 +275,7 @@ pub fn growth_table(data: &ReportData) -> Table {
                 }),
                 format!("{} @{}", value(first.median), first.seq_len),
                 format!("{} @{}", value(last.median), last.seq_len),
-                series.kernel.clone(),
+                series.kernel.to_string(),
             ]);
         }
     }

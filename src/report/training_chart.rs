@@ -6,10 +6,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::chart::Chart;
-use super::data::{kinds, ReportData};
+use super::data::ReportData;
 use super::line_panel::LinePanel;
 use super::memory_chart::byte_panels;
 use super::series_style::series_line;
+use crate::store::MeasurementKind;
 use crate::Result;
 
 /// Height in pixels of one panel.
@@ -22,7 +23,7 @@ pub struct TrainingChart;
 impl TrainingChart {
     /// Step time, then peak memory above baseline, then absolute peak memory (those recorded).
     pub fn panels(data: &ReportData) -> Vec<LinePanel> {
-        let steps = data.series(kinds::TRAIN_STEP);
+        let steps = data.series(MeasurementKind::TrainStep);
         let mut panels = Vec::new();
         if !steps.is_empty() {
             panels.push(LinePanel {
@@ -35,11 +36,11 @@ impl TrainingChart {
             data,
             &[
                 (
-                    kinds::TRAIN_MEMORY_DELTA,
+                    MeasurementKind::TrainMemoryDelta,
                     "training-step peak RSS above the pre-step baseline",
                 ),
                 (
-                    kinds::TRAIN_MEMORY,
+                    MeasurementKind::TrainMemory,
                     "training-step peak RSS of a fresh process",
                 ),
             ],
@@ -84,19 +85,18 @@ impl Chart for TrainingChart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::data::tests::trial;
+    use crate::report::data::tests::{kernel, trial};
     use crate::store::Measurement;
 
-    fn point(kind: &str, seq_len: i64, value: f64, unit: &str) -> Measurement {
+    fn point(kind: MeasurementKind, seq_len: i64, value: f64) -> Measurement {
         Measurement {
-            kind: kind.into(),
-            kernel: "k".into(),
+            kind,
+            kernel: kernel("k"),
             seq_len,
             batch: 1,
             median: value,
             p95: value,
             repeats: 1,
-            unit: unit.into(),
         }
     }
 
@@ -111,8 +111,8 @@ mod tests {
                 .flat_map(|&l| {
                     let v = (l as f64).powi(power);
                     [
-                        point(kinds::TRAIN_STEP, l, v, "ms"),
-                        point(kinds::TRAIN_MEMORY_DELTA, l, v * 1024.0, "bytes"),
+                        point(MeasurementKind::TrainStep, l, v),
+                        point(MeasurementKind::TrainMemoryDelta, l, v * 1024.0),
                     ]
                 })
                 .collect();

@@ -12,7 +12,7 @@ use crate::experiment::TrialConfig;
 use crate::measure::energy::matmul_energy_pj_per_token;
 use crate::measure::{measure_latency, measure_memory_in_child, LatencyPoint};
 use crate::model::{InferenceModel, LoadedModel, QuantMode};
-use crate::store::{Measurement, Metric};
+use crate::store::{KernelId, Measurement, MeasurementKind, Metric, MetricKey};
 use crate::train::check_interrupted;
 use crate::{Error, Result};
 use std::path::Path;
@@ -35,21 +35,20 @@ pub fn measure_inference(
 ) -> Result<Vec<Measurement>> {
     let m = &cfg.measure;
     model.set_attention(cfg.model.attention);
-    let kernel = model.kernel_name();
+    let kernel = KernelId::from_recorded_name(&model.kernel_name());
     let mut measurements = Vec::new();
     for &batch in &m.batch_sizes {
         for &seq_len in &m.seq_lens {
             check_interrupted()?;
             let point: LatencyPoint = measure_latency(&model, seq_len, batch, m.warmup, m.repeats)?;
             measurements.push(Measurement {
-                kind: "latency".into(),
+                kind: MeasurementKind::Latency,
                 kernel: kernel.clone(),
                 seq_len: seq_len as i64,
                 batch: batch as i64,
                 median: point.median_ms,
                 p95: point.p95_ms,
                 repeats: m.repeats as i64,
-                unit: "ms".into(),
             });
         }
     }
@@ -67,23 +66,22 @@ pub fn measure_inference(
                 &device_arg(opts.device),
             )?;
             for (kind, value) in [
-                ("memory", point.peak_rss_bytes),
+                (MeasurementKind::Memory, point.peak_rss_bytes),
                 (
-                    "memory_delta",
+                    MeasurementKind::MemoryDelta,
                     point
                         .peak_rss_bytes
                         .saturating_sub(point.baseline_rss_bytes),
                 ),
             ] {
                 measurements.push(Measurement {
-                    kind: kind.into(),
+                    kind,
                     kernel: kernel.clone(),
                     seq_len: seq_len as i64,
                     batch: batch as i64,
                     median: value as f64,
                     p95: value as f64,
                     repeats: 1,
-                    unit: "bytes".into(),
                 });
             }
         }
@@ -107,24 +105,24 @@ pub struct PackedAgreement {
 }
 
 impl PackedAgreement {
-    /// As trial metrics: `packed_agreement`, `packed_max_logit_diff`,
-    /// `packed_resident_quantized_bytes` and `energy_estimate_pj_per_token`.
+    /// As trial metrics: [`MetricKey::PackedAgreement`], [`MetricKey::PackedMaxLogitDiff`],
+    /// [`MetricKey::PackedResidentQuantizedBytes`] and [`MetricKey::EnergyEstimatePjPerToken`].
     pub fn metrics(&self) -> Vec<Metric> {
         [
-            ("packed_agreement", self.agreement),
-            ("packed_max_logit_diff", self.max_logit_diff),
+            (MetricKey::PackedAgreement, self.agreement),
+            (MetricKey::PackedMaxLogitDiff, self.max_logit_diff),
             (
-                "packed_resident_quantized_bytes",
+                MetricKey::PackedResidentQuantizedBytes,
                 self.resident_quantized_bytes as f64,
             ),
             (
-                "energy_estimate_pj_per_token",
+                MetricKey::EnergyEstimatePjPerToken,
                 self.energy_estimate_pj_per_token,
             ),
         ]
         .into_iter()
         .map(|(key, value)| Metric {
-            key: key.into(),
+            key,
             step: None,
             value,
         })
@@ -230,14 +228,14 @@ mod tests {
             (result.energy_estimate_pj_per_token - expected).abs() < 1e-9 * expected,
             "{result:?} expected {expected} pJ"
         );
-        let keys: Vec<String> = result.metrics().into_iter().map(|m| m.key).collect();
+        let keys: Vec<MetricKey> = result.metrics().into_iter().map(|m| m.key).collect();
         assert_eq!(
             keys,
             [
-                "packed_agreement",
-                "packed_max_logit_diff",
-                "packed_resident_quantized_bytes",
-                "energy_estimate_pj_per_token"
+                MetricKey::PackedAgreement,
+                MetricKey::PackedMaxLogitDiff,
+                MetricKey::PackedResidentQuantizedBytes,
+                MetricKey::EnergyEstimatePjPerToken
             ]
         );
     }

@@ -123,6 +123,7 @@ pub fn run_sweep(experiment: &Experiment, opts: &RunOptions) -> Result<SweepSumm
     let store = Store::open(&opts.db)?;
     let experiment_id = store.upsert_experiment(
         &experiment.name,
+        crate::store::ExperimentKind::TrialSweep,
         &experiment.description,
         &experiment.source,
     )?;

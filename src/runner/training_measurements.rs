@@ -5,18 +5,11 @@
 use super::RunOptions;
 use crate::experiment::TrialConfig;
 use crate::measure::{measure_train_memory_in_child, measure_train_step};
-use crate::store::Measurement;
+use crate::store::{KernelId, Measurement, MeasurementKind};
 use crate::train::check_interrupted;
 use crate::Result;
 use std::path::Path;
 use tch::Device;
-
-/// Measurement kind: milliseconds per training step.
-pub const TRAIN_STEP: &str = "train_step";
-/// Measurement kind: peak RSS of a fresh process running one training step, in bytes.
-pub const TRAIN_MEMORY: &str = "train_memory";
-/// Measurement kind: that peak above the process's RSS before the step, in bytes.
-pub const TRAIN_MEMORY_DELTA: &str = "train_memory_delta";
 
 fn device_arg(device: Device) -> String {
     match device {
@@ -48,16 +41,16 @@ pub fn measure_training(
     }
     let batch = m.batch_sizes.iter().copied().min().unwrap_or(1);
     let kernel = training_kernel_name(cfg, opts.device);
-    let point = |kind: &str, seq_len: usize, median: f64, p95: f64, repeats: usize, unit: &str| {
+    let kernel = KernelId::from_recorded_name(&kernel);
+    let point = |kind: MeasurementKind, seq_len: usize, median: f64, p95: f64, repeats: usize| {
         Measurement {
-            kind: kind.into(),
+            kind,
             kernel: kernel.clone(),
             seq_len: seq_len as i64,
             batch: batch as i64,
             median,
             p95,
             repeats: repeats as i64,
-            unit: unit.into(),
         }
     };
     let mut measurements = Vec::new();
@@ -72,12 +65,11 @@ pub fn measure_training(
             opts.device,
         )?;
         measurements.push(point(
-            TRAIN_STEP,
+            MeasurementKind::TrainStep,
             seq_len,
             time.median_ms,
             time.p95_ms,
             m.repeats.max(1),
-            "ms",
         ));
         if m.memory {
             check_interrupted()?;
@@ -92,20 +84,18 @@ pub fn measure_training(
             let peak = memory.peak_rss_bytes;
             let delta = peak.saturating_sub(memory.baseline_rss_bytes);
             measurements.push(point(
-                TRAIN_MEMORY,
+                MeasurementKind::TrainMemory,
                 seq_len,
                 peak as f64,
                 peak as f64,
                 1,
-                "bytes",
             ));
             measurements.push(point(
-                TRAIN_MEMORY_DELTA,
+                MeasurementKind::TrainMemoryDelta,
                 seq_len,
                 delta as f64,
                 delta as f64,
                 1,
-                "bytes",
             ));
         }
     }

@@ -14,15 +14,15 @@ use crate::model::{
     pretrained_config, ArtifactConfig, InferenceOptions, QuantMode, WeightSource,
 };
 use crate::quant::registry;
-use crate::store::{ArtifactRecord, Metric, TrialResults};
+use crate::store::{ArtifactRecord, Metric, MetricKey, TrialResults};
 use crate::train::{evaluate, train, TrialProgress};
 use crate::Result;
 use std::time::Instant;
 use tch::nn;
 
-fn metric(key: &str, value: f64) -> Metric {
+fn metric(key: MetricKey, value: f64) -> Metric {
     Metric {
-        key: key.to_string(),
+        key,
         step: None,
         value,
     }
@@ -104,20 +104,23 @@ pub fn run_trial(
 
     let mut metrics = record.curves.clone();
     metrics.extend([
-        metric("test_accuracy", test.accuracy),
-        metric("test_f1", test.f1),
-        metric("test_loss", test.loss),
-        metric("best_val_accuracy", record.best_val_accuracy),
-        metric("train_seconds", record.seconds),
-        metric("train_steps", record.steps as f64),
-        metric("reused_checkpoint", if reused { 1.0 } else { 0.0 }),
-        metric("params_total", record.params_total as f64),
-        metric("params_trainable", record.params_trainable as f64),
-        metric("storage_adapter_bytes", record.adapter_bytes as f64),
-        metric("params_quantized", record.quantized_weights as f64),
-        metric("storage_bytes", file.bytes as f64),
-        metric("storage_quantized_bytes", record.quantized_bytes as f64),
-        metric("bits_per_quantized_weight", bits_per_weight),
+        metric(MetricKey::TestAccuracy, test.accuracy),
+        metric(MetricKey::TestF1, test.f1),
+        metric(MetricKey::TestLoss, test.loss),
+        metric(MetricKey::BestValAccuracy, record.best_val_accuracy),
+        metric(MetricKey::TrainSeconds, record.seconds),
+        metric(MetricKey::TrainSteps, record.steps as f64),
+        metric(MetricKey::ReusedCheckpoint, if reused { 1.0 } else { 0.0 }),
+        metric(MetricKey::ParamsTotal, record.params_total as f64),
+        metric(MetricKey::ParamsTrainable, record.params_trainable as f64),
+        metric(MetricKey::StorageAdapterBytes, record.adapter_bytes as f64),
+        metric(MetricKey::ParamsQuantized, record.quantized_weights as f64),
+        metric(MetricKey::StorageBytes, file.bytes as f64),
+        metric(
+            MetricKey::StorageQuantizedBytes,
+            record.quantized_bytes as f64,
+        ),
+        metric(MetricKey::BitsPerQuantizedWeight, bits_per_weight),
     ]);
 
     // The inference model (what latency and memory are measured on): packed on the CPU, the

@@ -7,15 +7,37 @@
 //! A trial's results and its `done` status are written in one transaction
 //! ([`Store::finish_trial`]), so an interrupted run never leaves half a trial recorded as done.
 //!
+//! What is stored is a typed vocabulary that writers and readers share: [`MetricKey`],
+//! [`MeasurementKind`] (with its [`Unit`]), [`KernelId`] (kernel columns), [`ExperimentKind`]
+//! (on the experiment row) and typed views of the stored configuration
+//! ([`SweepTrialSummary`], [`KernelBenchTrialConfig`], [`ScalingTrialConfig`]).
+//!
 //! Queries are built at run time (`sqlx::query(..).bind(..)`), so building bitlab needs no
 //! database. The calls are split by table: [`experiments`](Store::upsert_experiment),
 //! [`sweeps`](Store::begin_sweep) and [`trials`](Store::ensure_trial).
+mod experiment_kind;
 mod experiments;
+mod kernel_id;
+mod measurement_kind;
+mod metric_key;
 mod records;
+mod stored_config;
 mod sweeps;
 mod trials;
+#[cfg(test)]
+mod upgrade_tests;
+#[cfg(test)]
+pub(crate) mod v1_fixture;
 
+pub use experiment_kind::ExperimentKind;
+pub use kernel_id::{KernelBackend, KernelId};
+pub use measurement_kind::{MeasurementKind, Unit};
+pub use metric_key::MetricKey;
 pub use records::*;
+pub use stored_config::{
+    KernelBenchTrialConfig, LoraSummary, ModelSummary, QuantSummary, ScalingTrialConfig,
+    SweepTrialSummary,
+};
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -163,7 +185,7 @@ mod tests {
         let path = dir.path().join("r.sqlite");
         let id = Store::open(&path)
             .unwrap()
-            .upsert_experiment("e", "d", "x = 1")
+            .upsert_experiment("e", ExperimentKind::TrialSweep, "d", "x = 1")
             .unwrap();
         let store = Store::open(&path).unwrap();
         let experiments = store.experiments().unwrap();

@@ -2,8 +2,15 @@
 //!
 //! Writers build [`Environment`], [`Metric`], [`Measurement`], [`ArtifactRecord`] and
 //! [`TrialResults`]; readers get [`ExperimentRow`], [`SweepRow`], [`TrialRow`] and
-//! [`TrialRecord`] back. Units and key names are the conventions listed in [`crate::report`].
+//! [`TrialRecord`] back. Keys, kinds, units and kernels are the typed vocabulary of this module
+//! ([`MetricKey`], [`MeasurementKind`], [`KernelId`], [`ExperimentKind`]).
 use serde::{Deserialize, Serialize};
+
+use super::stored_config::read_lenient;
+use super::{
+    ExperimentKind, KernelBenchTrialConfig, KernelId, MeasurementKind, MetricKey,
+    ScalingTrialConfig, SweepTrialSummary, Unit,
+};
 
 /// Where and with what a sweep ran; recorded once per sweep so reports can state it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,8 +36,8 @@ pub struct Environment {
 /// One scalar result of a trial.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
-    /// Metric name, e.g. `test_accuracy` or `train_loss`.
-    pub key: String,
+    /// Metric name, e.g. [`MetricKey::TestAccuracy`] or [`MetricKey::TrainLoss`].
+    pub key: MetricKey,
     /// `None` for a final value, `Some(step)` for a point on a curve (e.g. the epoch).
     pub step: Option<i64>,
     /// The value; must be finite.
@@ -40,10 +47,10 @@ pub struct Metric {
 /// One latency or memory point of a trial: median and p95 over `repeats` runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
-    /// What was measured: `latency`, `memory`, `memory_delta`, ...
-    pub kind: String,
-    /// Which kernel ran, e.g. `libtorch-fp32 (dequantized)`.
-    pub kernel: String,
+    /// What was measured (its unit follows: [`Measurement::unit`]).
+    pub kind: MeasurementKind,
+    /// Which kernels ran.
+    pub kernel: KernelId,
     /// Input sequence length in tokens.
     pub seq_len: i64,
     /// Batch size.
@@ -54,8 +61,13 @@ pub struct Measurement {
     pub p95: f64,
     /// Number of timed repeats (1 for a single-shot memory point).
     pub repeats: i64,
-    /// Unit of `median` and `p95`: `ms` or `bytes`.
-    pub unit: String,
+}
+
+impl Measurement {
+    /// Unit of `median` and `p95` (fixed by the kind).
+    pub fn unit(&self) -> Unit {
+        self.kind.unit()
+    }
 }
 
 /// The exported model file of a trial.
@@ -92,6 +104,8 @@ pub struct ExperimentRow {
     pub name: String,
     /// Free-text description from the experiment file.
     pub description: String,
+    /// What wrote it (which report it gets).
+    pub kind: ExperimentKind,
     /// When the experiment was first recorded (RFC 3339).
     pub created_at: String,
     /// Number of trials recorded, in any status.
@@ -143,7 +157,10 @@ pub struct TrialRecord {
     pub status: String,
     /// Why the trial failed or was interrupted, if it did.
     pub error: Option<String>,
-    /// The resolved configuration (JSON of [`crate::experiment::TrialConfig`]).
+    /// The stored configuration verbatim (for listings of every field): the JSON of
+    /// [`crate::experiment::TrialConfig`] for a sweep trial, of [`KernelBenchTrialConfig`] or
+    /// [`ScalingTrialConfig`] for a benchmark trial. Reports read it through the typed views
+    /// ([`TrialRecord::sweep_summary`], ...).
     pub config: serde_json::Value,
     /// When it last started (RFC 3339).
     pub started_at: Option<String>,
@@ -161,7 +178,7 @@ pub struct TrialRecord {
 
 impl TrialRecord {
     /// The final value (step `None`) of metric `key`, if recorded.
-    pub fn final_metric(&self, key: &str) -> Option<f64> {
+    pub fn final_metric(&self, key: MetricKey) -> Option<f64> {
         self.metrics
             .iter()
             .find(|m| m.key == key && m.step.is_none())
@@ -170,11 +187,27 @@ impl TrialRecord {
 
     /// The value of metric `key` at `step` (an epoch, or a benchmark's token count), if
     /// recorded.
-    pub fn metric_at(&self, key: &str, step: i64) -> Option<f64> {
+    pub fn metric_at(&self, key: MetricKey, step: i64) -> Option<f64> {
         self.metrics
             .iter()
             .find(|m| m.key == key && m.step == Some(step))
             .map(|m| m.value)
+    }
+
+    /// What a report reads of a sweep trial's configuration (lenient: absent fields are
+    /// `None`).
+    pub fn sweep_summary(&self) -> SweepTrialSummary {
+        read_lenient(&self.config)
+    }
+
+    /// A kernel-benchmark trial's configuration (lenient: absent fields are `None`).
+    pub fn kernel_bench_config(&self) -> KernelBenchTrialConfig {
+        read_lenient(&self.config)
+    }
+
+    /// A model-scaling trial's configuration (lenient: absent fields are `None`).
+    pub fn scaling_config(&self) -> ScalingTrialConfig {
+        read_lenient(&self.config)
     }
 }
 

@@ -95,6 +95,7 @@ fn sweep_from_row(row: &SqliteRow) -> SweepRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ExperimentKind;
 
     fn environment(commit: Option<&str>) -> Environment {
         Environment {
@@ -113,7 +114,9 @@ mod tests {
     fn begin_end_and_latest_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("r.sqlite")).unwrap();
-        let exp = store.upsert_experiment("tiny", "", "").unwrap();
+        let exp = store
+            .upsert_experiment("tiny", ExperimentKind::TrialSweep, "", "")
+            .unwrap();
         assert_eq!(store.latest_sweep("tiny").unwrap(), None);
 
         let first = store.begin_sweep(exp, &environment(None)).unwrap();
@@ -138,7 +141,9 @@ mod tests {
     fn end_sweep_rejects_unknown_status_and_id() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("r.sqlite")).unwrap();
-        let exp = store.upsert_experiment("tiny", "", "").unwrap();
+        let exp = store
+            .upsert_experiment("tiny", ExperimentKind::TrialSweep, "", "")
+            .unwrap();
         let sweep = store.begin_sweep(exp, &environment(None)).unwrap();
         assert!(store.end_sweep(sweep, "finished").is_err());
         assert!(store.end_sweep(sweep + 100, "done").is_err());

@@ -10,7 +10,10 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::records::status;
-use super::{now, ArtifactRecord, Measurement, Metric, Store, TrialRecord, TrialResults, TrialRow};
+use super::{
+    now, ArtifactRecord, KernelId, Measurement, Metric, MetricKey, Store, TrialRecord,
+    TrialResults, TrialRow,
+};
 use crate::{Error, Result};
 
 impl Store {
@@ -97,7 +100,7 @@ impl Store {
     /// One transaction: replaces the trial's metrics/measurements/artifacts with these, sets
     /// status done, finished_at, duration. On any error nothing changes.
     pub fn finish_trial(&self, trial_id: i64, results: &TrialResults) -> Result<()> {
-        check_finite(trial_id, results)?;
+        check_recordable(trial_id, results)?;
         let context = format!("recording the results of trial {trial_id}");
         let updated = self
             .block_on(async {
@@ -178,8 +181,9 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
                 let measurements = sqlx::query(
-                    "SELECT m.trial_id, m.kind, m.kernel, m.seq_len, m.batch, m.median, m.p95,
-                            m.repeats, m.unit
+                    "SELECT m.trial_id, m.kind, m.kernel_matmul, m.kernel_backend,
+                            m.kernel_dequantized, m.kernel_attention, m.seq_len, m.batch,
+                            m.median, m.p95, m.repeats
                      FROM measurements m JOIN trials t ON t.id = m.trial_id
                      WHERE t.experiment_id = ? ORDER BY m.rowid",
                 )
@@ -199,8 +203,9 @@ impl Store {
 
         let mut metrics_by_trial: HashMap<i64, Vec<Metric>> = HashMap::new();
         for row in &metrics {
+            let key: String = row.get(1);
             let metric = Metric {
-                key: row.get(1),
+                key: MetricKey::from_stored(&key),
                 step: row.get(2),
                 value: row.get(3),
             };
@@ -208,10 +213,16 @@ impl Store {
         }
         let mut measurements_by_trial: HashMap<i64, Vec<Measurement>> = HashMap::new();
         for row in &measurements {
+            let measurement = measurement_from_row(row).map_err(|e| {
+                Error::Invalid(format!(
+                    "a measurement of trial {} of `{experiment}`: {e}",
+                    row.get::<i64, _>(0)
+                ))
+            })?;
             measurements_by_trial
                 .entry(row.get(0))
                 .or_default()
-                .push(measurement_from_row(row));
+                .push(measurement);
         }
         let mut artifact_by_trial: HashMap<i64, ArtifactRecord> = artifacts
             .iter()
@@ -289,7 +300,7 @@ async fn replace_results(
     for metric in &results.metrics {
         sqlx::query("INSERT INTO metrics (trial_id, key, step, value) VALUES (?, ?, ?, ?)")
             .bind(trial_id)
-            .bind(&metric.key)
+            .bind(metric.key.as_str())
             .bind(metric.step)
             .bind(metric.value)
             .execute(&mut **tx)
@@ -297,18 +308,23 @@ async fn replace_results(
     }
     for m in &results.measurements {
         sqlx::query(
-            "INSERT INTO measurements (trial_id, kind, kernel, seq_len, batch, median, p95, repeats, unit)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO measurements (trial_id, kind, kernel_matmul, kernel_backend,
+                                       kernel_dequantized, kernel_attention, seq_len, batch,
+                                       median, p95, repeats, unit)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(trial_id)
-        .bind(&m.kind)
-        .bind(&m.kernel)
+        .bind(m.kind.as_str())
+        .bind(&m.kernel.matmul)
+        .bind(m.kernel.backend.map(|b| b.as_str()))
+        .bind(m.kernel.dequantized)
+        .bind(&m.kernel.attention)
         .bind(m.seq_len)
         .bind(m.batch)
         .bind(m.median)
         .bind(m.p95)
         .bind(m.repeats)
-        .bind(&m.unit)
+        .bind(m.unit().as_str())
         .execute(&mut **tx)
         .await?;
     }
@@ -333,8 +349,16 @@ async fn replace_results(
     Ok(updated.rows_affected())
 }
 
-/// SQLite stores NaN as NULL, so non-finite numbers are refused before anything is written.
-fn check_finite(trial_id: i64, results: &TrialResults) -> Result<()> {
+/// SQLite stores NaN as NULL, so non-finite numbers are refused before anything is written;
+/// so are metric keys outside the vocabulary ([`MetricKey::Other`] is for reading old rows).
+fn check_recordable(trial_id: i64, results: &TrialResults) -> Result<()> {
+    if let Some(m) = results.metrics.iter().find(|m| !m.key.is_known()) {
+        return Err(Error::Invalid(format!(
+            "trial {trial_id}: metric `{}` is not in bitlab's metric vocabulary; nothing was \
+             recorded\n  fix: add it to MetricKey (src/store/metric_key.rs)",
+            m.key
+        )));
+    }
     let bad_metric = results.metrics.iter().find(|m| !m.value.is_finite());
     if let Some(m) = bad_metric {
         return Err(Error::Invalid(format!(
@@ -363,18 +387,25 @@ fn check_finite(trial_id: i64, results: &TrialResults) -> Result<()> {
     Ok(())
 }
 
-/// Decodes a row selected with the column order of [`Store::trials`]' measurement query.
-fn measurement_from_row(row: &SqliteRow) -> Measurement {
-    Measurement {
-        kind: row.get(1),
-        kernel: row.get(2),
-        seq_len: row.get(3),
-        batch: row.get(4),
-        median: row.get(5),
-        p95: row.get(6),
-        repeats: row.get(7),
-        unit: row.get(8),
-    }
+/// Decodes a row selected with the column order of [`Store::trials`]' measurement query; an
+/// error for a kind or backend outside the vocabulary.
+fn measurement_from_row(row: &SqliteRow) -> Result<Measurement> {
+    let kind: String = row.get(1);
+    let backend: Option<String> = row.get(3);
+    Ok(Measurement {
+        kind: kind.parse()?,
+        kernel: KernelId {
+            matmul: row.get(2),
+            backend: backend.map(|b| b.parse()).transpose()?,
+            dequantized: row.get(4),
+            attention: row.get(5),
+        },
+        seq_len: row.get(6),
+        batch: row.get(7),
+        median: row.get(8),
+        p95: row.get(9),
+        repeats: row.get(10),
+    })
 }
 
 /// The error for a trial id that is not in the database.
@@ -387,7 +418,7 @@ fn unknown_trial(trial_id: i64) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Environment;
+    use crate::store::{Environment, ExperimentKind, MeasurementKind};
 
     struct Fixture {
         _dir: tempfile::TempDir,
@@ -399,7 +430,9 @@ mod tests {
     fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("r.sqlite")).unwrap();
-        let experiment = store.upsert_experiment("tiny", "", "").unwrap();
+        let experiment = store
+            .upsert_experiment("tiny", ExperimentKind::TrialSweep, "", "")
+            .unwrap();
         let env = Environment {
             git_commit: None,
             git_dirty: false,
@@ -423,30 +456,31 @@ mod tests {
         TrialResults {
             metrics: vec![
                 Metric {
-                    key: "test_accuracy".into(),
+                    key: MetricKey::TestAccuracy,
                     step: None,
                     value: accuracy,
                 },
                 Metric {
-                    key: "train_loss".into(),
+                    key: MetricKey::TrainLoss,
                     step: Some(0),
                     value: 0.7,
                 },
                 Metric {
-                    key: "train_loss".into(),
+                    key: MetricKey::TrainLoss,
                     step: Some(1),
                     value: 0.5,
                 },
             ],
             measurements: vec![Measurement {
-                kind: "latency".into(),
-                kernel: "libtorch-fp32".into(),
+                kind: MeasurementKind::Latency,
+                kernel: KernelId::from_recorded_name(
+                    "bitlab-ternary-2bit-avx2 + flash-cpu attention",
+                ),
                 seq_len: 64,
                 batch: 1,
                 median: 1.5,
                 p95: 1.9,
                 repeats: 10,
-                unit: "ms".into(),
             }],
             artifact: Some(ArtifactRecord {
                 path: "a.bin".into(),
@@ -517,8 +551,8 @@ mod tests {
         assert_eq!(record.metrics, expected.metrics);
         assert_eq!(record.measurements, expected.measurements);
         assert_eq!(record.artifact, expected.artifact);
-        assert_eq!(record.final_metric("test_accuracy"), Some(0.81));
-        assert_eq!(record.final_metric("train_loss"), None);
+        assert_eq!(record.final_metric(MetricKey::TestAccuracy), Some(0.81));
+        assert_eq!(record.final_metric(MetricKey::TrainLoss), None);
     }
 
     #[test]
@@ -531,7 +565,7 @@ mod tests {
         f.store.finish_trial(t.id, &second).unwrap();
         let record = &f.store.trials("tiny").unwrap()[0];
         assert_eq!(record.metrics.len(), 3);
-        assert_eq!(record.final_metric("test_accuracy"), Some(0.9));
+        assert_eq!(record.final_metric(MetricKey::TestAccuracy), Some(0.9));
         assert_eq!(record.artifact, None);
     }
 
@@ -546,7 +580,7 @@ mod tests {
         // the first insert already ran inside the transaction.
         let mut broken = results(0.9);
         broken.metrics.push(Metric {
-            key: "test_accuracy".into(),
+            key: MetricKey::TestAccuracy,
             step: None,
             value: 0.1,
         });
@@ -555,9 +589,31 @@ mod tests {
 
         let record = &f.store.trials("tiny").unwrap()[0];
         assert_eq!(record.status, "running");
-        assert_eq!(record.final_metric("test_accuracy"), Some(0.5));
+        assert_eq!(record.final_metric(MetricKey::TestAccuracy), Some(0.5));
         assert_eq!(record.measurements.len(), 1);
         assert!(record.artifact.is_some());
+    }
+
+    #[test]
+    fn finish_trial_refuses_a_key_outside_the_vocabulary() {
+        let f = fixture();
+        let t = f.store.ensure_trial(f.experiment, "h1", "{}", "a").unwrap();
+        let mut results = results(0.5);
+        results.metrics.push(Metric {
+            key: MetricKey::Other("zeta".into()),
+            step: None,
+            value: 1.0,
+        });
+        let err = f
+            .store
+            .finish_trial(t.id, &results)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`zeta` is not in bitlab's metric vocabulary"),
+            "{err}"
+        );
+        assert!(f.store.trials("tiny").unwrap()[0].metrics.is_empty());
     }
 
     #[test]
@@ -615,7 +671,10 @@ mod tests {
         f.store.ensure_trial(f.experiment, "p", "{}", "p").unwrap();
         f.store.mark_running(running.id, f.sweep).unwrap();
         f.store.finish_trial(done.id, &results(0.5)).unwrap();
-        let other = f.store.upsert_experiment("other", "", "").unwrap();
+        let other = f
+            .store
+            .upsert_experiment("other", ExperimentKind::TrialSweep, "", "")
+            .unwrap();
         let elsewhere = f.store.ensure_trial(other, "x", "{}", "x").unwrap();
         f.store.mark_running(elsewhere.id, f.sweep).unwrap();
 
@@ -653,7 +712,7 @@ mod tests {
             [a.id, b.id]
         );
         assert!(trials[0].metrics.is_empty() && trials[0].artifact.is_none());
-        assert_eq!(trials[1].final_metric("test_accuracy"), Some(0.7));
+        assert_eq!(trials[1].final_metric(MetricKey::TestAccuracy), Some(0.7));
     }
 
     #[test]
@@ -662,13 +721,15 @@ mod tests {
         let path = dir.path().join("r.sqlite");
         {
             let store = Store::open(&path).unwrap();
-            let exp = store.upsert_experiment("tiny", "", "").unwrap();
+            let exp = store
+                .upsert_experiment("tiny", ExperimentKind::TrialSweep, "", "")
+                .unwrap();
             let t = store.ensure_trial(exp, "h", "{}", "a").unwrap();
             store.finish_trial(t.id, &results(0.6)).unwrap();
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(
-            store.trials("tiny").unwrap()[0].final_metric("test_accuracy"),
+            store.trials("tiny").unwrap()[0].final_metric(MetricKey::TestAccuracy),
             Some(0.6)
         );
     }

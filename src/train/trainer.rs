@@ -7,7 +7,7 @@ use super::{check_interrupted, evaluate, learning_rate, quant_lambda, TrialProgr
 use crate::data::EncodedSplit;
 use crate::experiment::{OptimizerKind, QuantWarmup, TrialConfig};
 use crate::model::{QuantMode, SequenceClassifier};
-use crate::store::Metric;
+use crate::store::{Metric, MetricKey};
 use crate::{Error, Result};
 use std::time::Instant;
 use tch::nn::{self, OptimizerConfig};
@@ -86,7 +86,7 @@ pub fn train(
             let lambda = quant_lambda(warmup, cfg.quant.warmup_steps, step);
             if warmup != QuantWarmup::None {
                 curves.push(Metric {
-                    key: "quant_lambda".into(),
+                    key: MetricKey::QuantLambda,
                     step: Some(step as i64),
                     value: lambda,
                 });
@@ -116,7 +116,7 @@ pub fn train(
             loss_sum += value * n as f64;
             seen += n;
             curves.push(Metric {
-                key: "train_loss".into(),
+                key: MetricKey::TrainLoss,
                 step: Some(step as i64),
                 value,
             });
@@ -138,12 +138,12 @@ pub fn train(
         )?;
         best_val_accuracy = best_val_accuracy.max(val.accuracy);
         curves.push(Metric {
-            key: "val_accuracy".into(),
+            key: MetricKey::ValAccuracy,
             step: Some(epoch as i64),
             value: val.accuracy,
         });
         curves.push(Metric {
-            key: "val_loss".into(),
+            key: MetricKey::ValLoss,
             step: Some(epoch as i64),
             value: val.loss,
         });

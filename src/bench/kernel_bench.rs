@@ -3,10 +3,11 @@
 //!
 //! For each weight shape `rows x cols` (`[out, in]`), token count `n` and thread count, every
 //! scheme computes `y = x W^T` for `n` random f32 tokens through the same [`LinearKernel`] the
-//! packed classifier runs: fp32, bf16 and fp16 through libtorch in their own dtype, int8
-//! through libtorch's `_weight_int8pack_mm` and int4 (groups of 32) through
-//! `_weight_int4pack_mm_for_cpu`, both with bf16 activations, ternary through [`Ternary2Bit`]
-//! (2 bits per weight) and [`Ternary1p6`] (base 3, 1.6 bits per weight). Times include
+//! packed classifier runs ([`BenchScheme`]): fp32, bf16 and fp16 through libtorch in their own
+//! dtype, int8 through libtorch's `_weight_int8pack_mm` and int4 (groups of 32) through
+//! `_weight_int4pack_mm_for_cpu`, both with bf16 activations, ternary (BitNet b1.58, Ma et al.
+//! 2024) through [`Ternary2Bit`](crate::kernels::Ternary2Bit) (2 bits per weight) and
+//! [`Ternary1p6`](crate::kernels::Ternary1p6) (base 3, 1.6 bits per weight). Times include
 //! converting the activations to the kernel's input (bf16, or int8 per token for ternary).
 //! Reported: median and p95 milliseconds, GFLOP/s (`2 rows cols n / time`), effective weight
 //! GB/s (bytes of the weight matrix / time) and the ratio of fp32's median to this one.
@@ -15,113 +16,16 @@
 //! total exceeds `rotate_bytes` (default 64 MiB, twice this machine class's 32 MiB L3), so a
 //! repeat does not find the previous repeat's weights in the cache; each result says whether
 //! its working set exceeds the last-level cache (`dram`) or not (`cache`).
-use super::{
-    Backend, KernelContext, LinearKernel, Ternary1p6, Ternary2Bit, TorchDense, TorchInt4Pack,
-    TorchInt8Pack,
-};
-use crate::measure::bench_record::{record_bench_run, timing, BenchTrial};
+use super::record::{record, stored_config};
+use super::timing::{baseline_first, thread_pool, time_calls, TimingBudget};
+use super::{Benchmark, PointTiming};
+use crate::kernels::catalog::BenchScheme;
+use crate::kernels::{Backend, KernelContext, LinearKernel};
 use crate::measure::{median, percentile};
-use crate::report::data::kinds::KERNEL_TIME;
-use crate::store::Store;
-use crate::{Error, Result};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use crate::store::{ExperimentKind, KernelBenchTrialConfig, MeasurementKind, MetricKey, Store};
+use crate::Result;
 use serde::Serialize;
-use std::time::Instant;
 use tch::{Device, Kind, Tensor};
-
-/// A matmul implementation under test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum BenchScheme {
-    /// libtorch fp32 `linear` (the baseline).
-    Fp32,
-    /// libtorch bf16 matmul, bf16 activations.
-    Bf16,
-    /// libtorch fp16 matmul, fp16 activations.
-    Fp16,
-    /// libtorch `_weight_int8pack_mm`: int8 weights, per-row bf16 scales, bf16 activations.
-    Int8,
-    /// libtorch `_weight_int4pack_mm_for_cpu`: int4 weights in groups of [`INT4_GROUP`],
-    /// bf16 activations.
-    Int4,
-    /// bitlab's 2-bit ternary kernel, int8 per-token activations.
-    Ternary2Bit,
-    /// bitlab's 1.6-bit base-3 ternary kernel (ggml TQ1_0's trit encoding), int8 per-token
-    /// activations.
-    Ternary1p6,
-}
-
-impl BenchScheme {
-    /// Every scheme, baseline first.
-    pub const ALL: [BenchScheme; 7] = [
-        Self::Fp32,
-        Self::Bf16,
-        Self::Fp16,
-        Self::Int8,
-        Self::Int4,
-        Self::Ternary2Bit,
-        Self::Ternary1p6,
-    ];
-
-    /// Short scheme name (`fp32`, `bf16`, `fp16`, `int8`, `int4`, `ternary`, `ternary-1.6bit`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Fp32 => "fp32",
-            Self::Bf16 => "bf16",
-            Self::Fp16 => "fp16",
-            Self::Int8 => "int8",
-            Self::Int4 => "int4",
-            Self::Ternary2Bit => "ternary",
-            Self::Ternary1p6 => "ternary-1.6bit",
-        }
-    }
-
-    /// The registered quantizer whose activation quantization runs before this kernel (the
-    /// 1.6-bit layout holds the same `ternary` weights).
-    pub fn quantizer_name(self) -> &'static str {
-        match self {
-            Self::Ternary2Bit | Self::Ternary1p6 => "ternary",
-            other => other.name(),
-        }
-    }
-
-    /// Whether this scheme's kernel runs a `[rows, cols]` weight (libtorch's int8 and int4
-    /// kernels need K and N in whole tiles: [`TorchInt8Pack::supports`],
-    /// [`TorchInt4Pack::supports`]).
-    pub fn supports(self, rows: usize, cols: usize) -> bool {
-        match self {
-            Self::Int8 => TorchInt8Pack::supports(rows, cols),
-            Self::Int4 => TorchInt4Pack::supports(rows, cols, INT4_GROUP),
-            _ => true,
-        }
-    }
-
-    /// A `rows x cols` weight of random values in this scheme's kernel (the values do not
-    /// change the speed).
-    pub fn random_kernel(
-        self,
-        rows: usize,
-        cols: usize,
-        seed: u64,
-    ) -> Result<Box<dyn LinearKernel>> {
-        let dense = |kind: Kind| -> Result<Box<dyn LinearKernel>> {
-            let w = Tensor::randn([rows as i64, cols as i64], (Kind::Float, Device::Cpu)) * 0.02;
-            Ok(Box::new(TorchDense::new(&w, kind)?))
-        };
-        Ok(match self {
-            Self::Fp32 => dense(Kind::Float)?,
-            Self::Bf16 => dense(Kind::BFloat16)?,
-            Self::Fp16 => dense(Kind::Half)?,
-            Self::Int8 => Box::new(TorchInt8Pack::random(rows, cols, seed)?),
-            Self::Int4 => Box::new(TorchInt4Pack::random(rows, cols, INT4_GROUP, seed)?),
-            Self::Ternary2Bit => Box::new(Ternary2Bit::random(rows, cols, seed)?),
-            Self::Ternary1p6 => Box::new(Ternary1p6::random(rows, cols, seed)?),
-        })
-    }
-}
-
-/// Weights per int4 group in the benchmark (ggml's q4_0 and ANCHORS.md's int4 figures use 32).
-pub const INT4_GROUP: usize = 32;
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -225,13 +129,7 @@ pub fn run_kernel_bench(
     cfg: &BenchConfig,
     mut progress: impl FnMut(&KernelTiming),
 ) -> Result<Vec<KernelTiming>> {
-    let mut schemes = vec![BenchScheme::Fp32];
-    schemes.extend(
-        cfg.schemes
-            .iter()
-            .copied()
-            .filter(|&s| s != BenchScheme::Fp32),
-    );
+    let schemes = baseline_first(&cfg.schemes);
     let mut results = Vec::new();
     for &(rows, cols) in &cfg.shapes {
         for &scheme in schemes.iter().filter(|s| s.supports(rows, cols)) {
@@ -248,11 +146,7 @@ pub fn run_kernel_bench(
                 "cache"
             };
             for &threads in &cfg.threads {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads.max(1))
-                    .build()
-                    .map_err(|e| Error::Invalid(format!("cannot start {threads} threads: {e}")))?;
-                tch::set_num_threads(threads.max(1) as i32);
+                let pool = thread_pool(threads)?;
                 for &n in &cfg.tokens {
                     let ctx = KernelContext {
                         backend: cfg.backend,
@@ -293,7 +187,8 @@ pub fn run_kernel_bench(
     Ok(results)
 }
 
-/// Times one point: warm-up calls, then repeats cycling through the weight copies.
+/// Times one point: warm-up calls (at least one), then repeats cycling through the weight
+/// copies, at least three before the time budget can stop them.
 fn time_point(
     cfg: &BenchConfig,
     weights: &[Box<dyn LinearKernel>],
@@ -302,24 +197,18 @@ fn time_point(
     ctx: &KernelContext,
 ) -> Result<Vec<f64>> {
     let x = Tensor::randn([n as i64, cols as i64], (Kind::Float, Device::Cpu));
-    let call = |w: &dyn LinearKernel| -> Result<()> {
-        drop(std::hint::black_box(w.forward(&x, ctx)?));
-        Ok(())
+    let budget = TimingBudget {
+        warmup: cfg.warmup.max(1),
+        repeats: cfg.repeats,
+        max_seconds: cfg.max_seconds,
+        min_repeats: 3,
     };
-    for i in 0..cfg.warmup.max(1) {
-        call(weights[i % weights.len()].as_ref())?;
-    }
-    let started = Instant::now();
-    let mut times = Vec::with_capacity(cfg.repeats);
-    for i in 0..cfg.repeats.max(1) {
-        let start = Instant::now();
-        call(weights[i % weights.len()].as_ref())?;
-        times.push(start.elapsed().as_secs_f64() * 1e3);
-        if i >= 2 && started.elapsed().as_secs_f64() > cfg.max_seconds {
-            break;
-        }
-    }
-    Ok(times)
+    time_calls(budget, |i| {
+        drop(std::hint::black_box(
+            weights[i % weights.len()].forward(&x, ctx)?,
+        ));
+        Ok(())
+    })
 }
 
 /// Size of the last-level cache from sysfs (Linux), if readable.
@@ -341,84 +230,71 @@ pub fn last_level_cache_bytes() -> Option<usize> {
     best
 }
 
-impl Ternary2Bit {
-    /// A `rows x cols` matrix of uniformly random codes (for benchmarks: the values do not
-    /// change the speed), scale 1.
-    pub fn random(rows: usize, cols: usize, seed: u64) -> Result<Self> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let codes: Vec<i8> = (0..rows * cols)
-            .map(|_| rng.random_range(-1i8..=1))
-            .collect();
-        Ternary2Bit::from_codes(&codes, rows, cols, 1.0)
-    }
-}
-
-impl Ternary1p6 {
-    /// A `rows x cols` matrix of uniformly random codes (for benchmarks: the values do not
-    /// change the speed), scale 1.
-    pub fn random(rows: usize, cols: usize, seed: u64) -> Result<Self> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let codes: Vec<i8> = (0..rows * cols)
-            .map(|_| rng.random_range(-1i8..=1))
-            .collect();
-        Ternary1p6::from_codes(&codes, rows, cols, 1.0)
-    }
-}
-
 /// Name of the experiment `bitlab bench kernels` records into.
 pub const EXPERIMENT: &str = "kernels";
 
-/// Records `results` in `store` as experiment [`EXPERIMENT`]: one trial per (scheme, shape,
-/// threads) with `config` = `{"scheme", "rows", "cols", "threads", "kernel", "residency",
-/// "copies"}` (replaced on every run), one `kernel_time` measurement per token count (`seq_len`
-/// = tokens per call), and `gflops`, `weight_gbps` and `speedup_vs_fp32` metrics with the token
-/// count as their step.
-pub fn record_kernel_results(store: &Store, results: &[KernelTiming]) -> Result<()> {
-    let key = |r: &KernelTiming| (r.scheme, r.rows, r.cols, r.threads);
-    let mut keys: Vec<_> = results.iter().map(key).collect();
-    keys.dedup();
-    let trials: Vec<BenchTrial> = keys
-        .into_iter()
-        .map(|k| {
-            let points: Vec<&KernelTiming> = results.iter().filter(|r| key(r) == k).collect();
-            let (scheme, rows, cols, threads) = k;
-            let mut trial = BenchTrial::new(
-                format!("kernel-{scheme}-{rows}x{cols}-t{threads}"),
-                format!("{scheme} {rows}x{cols} {threads} thr"),
-                serde_json::json!({
-                    "scheme": scheme, "rows": rows, "cols": cols, "threads": threads,
-                    "kernel": points[0].kernel, "residency": points[0].residency,
-                    "copies": points[0].copies,
-                }),
-            );
-            for p in &points {
-                trial.add_point(
-                    timing(
-                        KERNEL_TIME,
-                        &p.kernel,
-                        p.tokens,
-                        p.median_ms,
-                        p.p95_ms,
-                        p.repeats,
-                    ),
-                    &[
-                        ("gflops", Some(p.gflops)),
-                        ("weight_gbps", Some(p.weight_gbps)),
-                        ("speedup_vs_fp32", p.speedup_vs_fp32),
-                    ],
-                );
-            }
-            trial
+/// Stored as experiment [`EXPERIMENT`]: one trial per (scheme, shape, threads) with a
+/// [`KernelBenchTrialConfig`] (replaced on every run), one `kernel_time` measurement per token
+/// count (`seq_len` = tokens per call), and `gflops`, `weight_gbps` and `speedup_vs_fp32`
+/// metrics with the token count as their step.
+impl Benchmark for BenchConfig {
+    type Point = KernelTiming;
+    const EXPERIMENT: &'static str = EXPERIMENT;
+    const DESCRIPTION: &'static str = "matmul kernel benchmark (bitlab bench kernels)";
+    const KIND: ExperimentKind = ExperimentKind::KernelBench;
+    const TIMING: MeasurementKind = MeasurementKind::KernelTime;
+
+    fn run(&self, progress: &mut dyn FnMut(&KernelTiming)) -> Result<Vec<KernelTiming>> {
+        run_kernel_bench(self, progress)
+    }
+
+    fn trial_of(p: &KernelTiming) -> (String, String) {
+        let (scheme, rows, cols, threads) = (p.scheme, p.rows, p.cols, p.threads);
+        (
+            format!("kernel-{scheme}-{rows}x{cols}-t{threads}"),
+            format!("{scheme} {rows}x{cols} {threads} thr"),
+        )
+    }
+
+    fn trial_config(p: &KernelTiming) -> Result<serde_json::Value> {
+        stored_config(&KernelBenchTrialConfig {
+            scheme: Some(p.scheme.into()),
+            rows: Some(p.rows as u64),
+            cols: Some(p.cols as u64),
+            threads: Some(p.threads as u64),
+            kernel: Some(p.kernel.clone()),
+            residency: Some(p.residency.into()),
+            copies: Some(p.copies as u64),
         })
-        .collect();
-    let threads = results.iter().map(|r| r.threads).max().unwrap_or(1);
-    record_bench_run(
-        store,
-        EXPERIMENT,
-        "matmul kernel benchmark (bitlab bench kernels)",
-        threads,
-        &trials,
-    )
+    }
+
+    fn timing_of(p: &KernelTiming) -> PointTiming<'_> {
+        PointTiming {
+            kernel: &p.kernel,
+            tokens: p.tokens,
+            median_ms: p.median_ms,
+            p95_ms: p.p95_ms,
+            repeats: p.repeats,
+        }
+    }
+
+    fn metrics_of(p: &KernelTiming) -> Vec<(MetricKey, Option<f64>)> {
+        vec![
+            (MetricKey::Gflops, Some(p.gflops)),
+            (MetricKey::WeightGbps, Some(p.weight_gbps)),
+            (MetricKey::SpeedupVsFp32, p.speedup_vs_fp32),
+        ]
+    }
+
+    fn threads_of(p: &KernelTiming) -> usize {
+        p.threads
+    }
+}
+
+/// Records `results` in `store` as experiment [`EXPERIMENT`] (see [`BenchConfig`]'s
+/// [`Benchmark`] implementation for what is stored).
+pub fn record_kernel_results(store: &Store, results: &[KernelTiming]) -> Result<()> {
+    record::<BenchConfig>(store, results)
 }
 
 #[cfg(test)]
@@ -440,5 +316,78 @@ mod tests {
         for prefix in ["bitlab-ternary-2bit-", "bitlab-ternary-1.6bit-"] {
             assert!(results.iter().any(|r| r.kernel.starts_with(prefix)));
         }
+    }
+
+    /// A timed point of `scheme` at `tokens` tokens (shape 64x128, one thread).
+    fn point(scheme: &'static str, kernel: &str, tokens: usize, median_ms: f64) -> KernelTiming {
+        KernelTiming {
+            scheme,
+            kernel: kernel.into(),
+            rows: 64,
+            cols: 128,
+            tokens,
+            threads: 1,
+            median_ms,
+            p95_ms: median_ms * 1.5,
+            repeats: 3,
+            gflops: 1.0 / median_ms,
+            weight_gbps: 2.0 / median_ms,
+            speedup_vs_fp32: (scheme != "fp32").then_some(4.0),
+            copies: 2,
+            residency: "cache",
+        }
+    }
+
+    #[test]
+    fn points_are_recorded_as_one_trial_per_configuration_with_typed_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("r.db")).unwrap();
+        let points = [
+            point("fp32", "libtorch-fp32", 1, 2.0),
+            point("fp32", "libtorch-fp32", 8, 4.0),
+            point("ternary", "bitlab-ternary-2bit-avx2", 1, 0.5),
+        ];
+        record_kernel_results(&store, &points).unwrap();
+        let experiments = store.experiments().unwrap();
+        assert_eq!(
+            (experiments[0].name.as_str(), experiments[0].kind),
+            (EXPERIMENT, ExperimentKind::KernelBench)
+        );
+        let trials = store.trials(EXPERIMENT).unwrap();
+        let hashes: Vec<&str> = trials.iter().map(|t| t.hash.as_str()).collect();
+        assert_eq!(
+            hashes,
+            ["kernel-fp32-64x128-t1", "kernel-ternary-64x128-t1"]
+        );
+        let fp32 = &trials[0];
+        let config = fp32.kernel_bench_config();
+        assert_eq!(
+            (config.scheme.as_deref(), config.rows, config.copies),
+            (Some("fp32"), Some(64), Some(2))
+        );
+        let timings: Vec<(MeasurementKind, i64, f64)> = fp32
+            .measurements
+            .iter()
+            .map(|m| (m.kind, m.seq_len, m.median))
+            .collect();
+        assert_eq!(
+            timings,
+            [
+                (MeasurementKind::KernelTime, 1, 2.0),
+                (MeasurementKind::KernelTime, 8, 4.0)
+            ]
+        );
+        assert_eq!(fp32.metric_at(MetricKey::Gflops, 8), Some(0.25));
+        assert_eq!(
+            fp32.metric_at(MetricKey::SpeedupVsFp32, 1),
+            None,
+            "no value, no row"
+        );
+        let ternary = &trials[1];
+        assert_eq!(ternary.metric_at(MetricKey::SpeedupVsFp32, 1), Some(4.0));
+        assert_eq!(
+            ternary.measurements[0].kernel.backend,
+            Some(crate::store::KernelBackend::Avx2)
+        );
     }
 }

@@ -9,19 +9,20 @@
 //! process's resident set while the stack was built (measured, so allocator and libtorch
 //! overheads show). Embeddings and the classifier head are left out: they do not grow with
 //! depth and are not quantized.
-use super::bench_record::{record_bench_run, timing, BenchTrial};
-use super::peak_rss::current_rss;
-use super::{median, percentile};
+use super::record::{record, stored_config};
+use super::timing::{baseline_first, thread_pool, time_calls, TimingBudget};
+use super::{Benchmark, PointTiming};
 use crate::experiment::QuantConfig;
-use crate::kernels::bench::BenchScheme;
+use crate::kernels::catalog::{BenchScheme, INT4_GROUP};
 use crate::kernels::{Backend, KernelContext};
+use crate::measure::current_rss;
+use crate::measure::energy::matmul_energy_pj_per_token;
+use crate::measure::{median, percentile};
 use crate::model::{PackedBlockStack, StackShape};
 use crate::quant::registry;
-use crate::report::data::kinds::STACK_TIME;
-use crate::store::Store;
-use crate::{Error, Result};
+use crate::store::{ExperimentKind, MeasurementKind, MetricKey, ScalingTrialConfig, Store};
+use crate::Result;
 use serde::Serialize;
-use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 /// What to run.
@@ -119,7 +120,8 @@ pub struct ScalingPoint {
     pub memory_ratio_vs_fp32: Option<f64>,
     /// Growth of the process's resident set while building the stack (`None` without /proc).
     pub rss_growth_bytes: Option<u64>,
-    /// Estimated picojoules per token of the linear layers' arithmetic ([`super::energy`]).
+    /// Estimated picojoules per token of the linear layers' arithmetic
+    /// ([`crate::measure::energy`]).
     pub energy_estimate_pj_per_token: f64,
 }
 
@@ -129,18 +131,8 @@ pub fn run_scaling_bench(
     cfg: &ScalingConfig,
     mut progress: impl FnMut(&ScalingPoint),
 ) -> Result<Vec<ScalingPoint>> {
-    let mut schemes = vec![BenchScheme::Fp32];
-    schemes.extend(
-        cfg.schemes
-            .iter()
-            .copied()
-            .filter(|&s| s != BenchScheme::Fp32),
-    );
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(cfg.threads.max(1))
-        .build()
-        .map_err(|e| Error::Invalid(format!("cannot start {} threads: {e}", cfg.threads)))?;
-    tch::set_num_threads(cfg.threads.max(1) as i32);
+    let schemes = baseline_first(&cfg.schemes);
+    let pool = thread_pool(cfg.threads)?;
     let ctx = KernelContext {
         backend: cfg.backend,
         pool: &pool,
@@ -157,7 +149,7 @@ pub fn run_scaling_bench(
             }
             let quantizer = registry::resolve(&QuantConfig {
                 scheme: scheme.quantizer_name().into(),
-                group_size: crate::kernels::bench::INT4_GROUP,
+                group_size: INT4_GROUP,
                 ..QuantConfig::default()
             })?;
             let rss_before = current_rss();
@@ -197,9 +189,7 @@ pub fn run_scaling_bench(
                         Some(b.resident_weight_bytes as f64 / resident_weight_bytes as f64)
                     }),
                     rss_growth_bytes,
-                    energy_estimate_pj_per_token: super::energy::matmul_energy_pj_per_token(
-                        stack.kernels(),
-                    ),
+                    energy_estimate_pj_per_token: matmul_energy_pj_per_token(stack.kernels()),
                 };
                 progress(&point);
                 results.push(point);
@@ -209,7 +199,8 @@ pub fn run_scaling_bench(
     Ok(results)
 }
 
-/// Warm-up calls, then timed calls on one random sequence of `tokens` tokens.
+/// Warm-up calls, then timed calls on one random sequence of `tokens` tokens, at least two
+/// before the time budget can stop them.
 fn time_stack(
     cfg: &ScalingConfig,
     stack: &PackedBlockStack,
@@ -221,82 +212,87 @@ fn time_stack(
         [1, tokens as i64, d_model as i64],
         (Kind::Float, Device::Cpu),
     );
-    for _ in 0..cfg.warmup {
-        drop(stack.forward(&x, ctx)?);
-    }
-    let started = Instant::now();
-    let mut times = Vec::with_capacity(cfg.repeats);
-    for i in 0..cfg.repeats.max(1) {
-        let start = Instant::now();
+    let budget = TimingBudget {
+        warmup: cfg.warmup,
+        repeats: cfg.repeats,
+        max_seconds: cfg.max_seconds,
+        min_repeats: 2,
+    };
+    time_calls(budget, |_| {
         drop(std::hint::black_box(stack.forward(&x, ctx)?));
-        times.push(start.elapsed().as_secs_f64() * 1e3);
-        if i >= 1 && started.elapsed().as_secs_f64() > cfg.max_seconds {
-            break;
-        }
-    }
-    Ok(times)
+        Ok(())
+    })
 }
 
 /// Name of the experiment `bitlab bench model` records into.
 pub const EXPERIMENT: &str = "model-scaling";
 
-/// Records `points` in `store` as experiment [`EXPERIMENT`]: one trial per (scheme, size,
-/// threads) with `config` = `{"scheme", "kernel", "d_model", "d_ff", "layers", "threads",
-/// "parameters", "resident_weight_bytes", "rss_growth_bytes", "energy_estimate_pj_per_token"}`
-/// (replaced on every run), one measurement of kind `stack_time` per token count (`seq_len` =
-/// tokens, ms per call), and metrics `ms_per_token`, `speedup_vs_fp32` and
-/// `memory_ratio_vs_fp32` with the token count as step.
-pub fn record_scaling_results(store: &Store, points: &[ScalingPoint]) -> Result<()> {
-    let key = |p: &ScalingPoint| (p.scheme, p.d_model, p.layers, p.threads);
-    let mut keys: Vec<_> = points.iter().map(key).collect();
-    keys.dedup();
-    let trials: Vec<BenchTrial> = keys
-        .into_iter()
-        .map(|k| {
-            let here: Vec<&ScalingPoint> = points.iter().filter(|p| key(p) == k).collect();
-            let (scheme, d_model, layers, threads) = k;
-            let first = here[0];
-            let mut trial = BenchTrial::new(
-                format!("stack-{scheme}-d{d_model}-l{layers}-t{threads}"),
-                format!("{scheme} d{d_model}x{layers} {threads} thr"),
-                serde_json::json!({
-                    "scheme": scheme, "kernel": first.kernel, "d_model": d_model,
-                    "d_ff": first.d_ff, "layers": layers, "threads": threads,
-                    "parameters": first.parameters,
-                    "resident_weight_bytes": first.resident_weight_bytes,
-                    "rss_growth_bytes": first.rss_growth_bytes,
-                    "energy_estimate_pj_per_token": first.energy_estimate_pj_per_token,
-                }),
-            );
-            for p in &here {
-                trial.add_point(
-                    timing(
-                        STACK_TIME,
-                        &p.kernel,
-                        p.tokens,
-                        p.median_ms,
-                        p.p95_ms,
-                        p.repeats,
-                    ),
-                    &[
-                        ("ms_per_token", Some(p.ms_per_token)),
-                        ("speedup_vs_fp32", p.speedup_vs_fp32),
-                        ("memory_ratio_vs_fp32", p.memory_ratio_vs_fp32),
-                    ],
-                );
-            }
-            trial
+/// Stored as experiment [`EXPERIMENT`]: one trial per (scheme, size, threads) with a
+/// [`ScalingTrialConfig`] (replaced on every run), one measurement of kind `stack_time` per
+/// token count (`seq_len` = tokens, ms per call), and metrics `ms_per_token`,
+/// `speedup_vs_fp32` and `memory_ratio_vs_fp32` with the token count as step.
+impl Benchmark for ScalingConfig {
+    type Point = ScalingPoint;
+    const EXPERIMENT: &'static str = EXPERIMENT;
+    const DESCRIPTION: &'static str = "model-size scaling: transformer block stacks of growing \
+        size with random weights in each scheme's inference kernel (bitlab bench model)";
+    const KIND: ExperimentKind = ExperimentKind::ModelScaling;
+    const TIMING: MeasurementKind = MeasurementKind::StackTime;
+
+    fn run(&self, progress: &mut dyn FnMut(&ScalingPoint)) -> Result<Vec<ScalingPoint>> {
+        run_scaling_bench(self, progress)
+    }
+
+    fn trial_of(p: &ScalingPoint) -> (String, String) {
+        let (scheme, d_model, layers, threads) = (p.scheme, p.d_model, p.layers, p.threads);
+        (
+            format!("stack-{scheme}-d{d_model}-l{layers}-t{threads}"),
+            format!("{scheme} d{d_model}x{layers} {threads} thr"),
+        )
+    }
+
+    fn trial_config(p: &ScalingPoint) -> Result<serde_json::Value> {
+        stored_config(&ScalingTrialConfig {
+            scheme: Some(p.scheme.into()),
+            kernel: Some(p.kernel.clone()),
+            d_model: Some(p.d_model as u64),
+            d_ff: Some(p.d_ff as u64),
+            layers: Some(p.layers as u64),
+            threads: Some(p.threads as u64),
+            parameters: Some(p.parameters as u64),
+            resident_weight_bytes: Some(p.resident_weight_bytes as u64),
+            rss_growth_bytes: p.rss_growth_bytes,
+            energy_estimate_pj_per_token: Some(p.energy_estimate_pj_per_token),
         })
-        .collect();
-    let threads = points.iter().map(|p| p.threads).max().unwrap_or(1);
-    record_bench_run(
-        store,
-        EXPERIMENT,
-        "model-size scaling: transformer block stacks of growing size with random weights in \
-         each scheme's inference kernel (bitlab bench model)",
-        threads,
-        &trials,
-    )
+    }
+
+    fn timing_of(p: &ScalingPoint) -> PointTiming<'_> {
+        PointTiming {
+            kernel: &p.kernel,
+            tokens: p.tokens,
+            median_ms: p.median_ms,
+            p95_ms: p.p95_ms,
+            repeats: p.repeats,
+        }
+    }
+
+    fn metrics_of(p: &ScalingPoint) -> Vec<(MetricKey, Option<f64>)> {
+        vec![
+            (MetricKey::MsPerToken, Some(p.ms_per_token)),
+            (MetricKey::SpeedupVsFp32, p.speedup_vs_fp32),
+            (MetricKey::MemoryRatioVsFp32, p.memory_ratio_vs_fp32),
+        ]
+    }
+
+    fn threads_of(p: &ScalingPoint) -> usize {
+        p.threads
+    }
+}
+
+/// Records `points` in `store` as experiment [`EXPERIMENT`] (see [`ScalingConfig`]'s
+/// [`Benchmark`] implementation for what is stored).
+pub fn record_scaling_results(store: &Store, points: &[ScalingPoint]) -> Result<()> {
+    record::<ScalingConfig>(store, points)
 }
 
 #[cfg(test)]
