@@ -14,9 +14,9 @@ use super::timing::{baseline_first, thread_pool, time_calls, TimingBudget};
 use super::{Benchmark, PointTiming};
 use crate::experiment::QuantConfig;
 use crate::kernels::catalog::{BenchScheme, INT4_GROUP};
+use crate::kernels::energy::matmul_energy_pj_per_token;
 use crate::kernels::{Backend, KernelContext};
 use crate::measure::current_rss;
-use crate::measure::energy::matmul_energy_pj_per_token;
 use crate::measure::{median, percentile};
 use crate::model::{PackedBlockStack, StackShape};
 use crate::quant::registry;
@@ -121,7 +121,7 @@ pub struct ScalingPoint {
     /// Growth of the process's resident set while building the stack (`None` without /proc).
     pub rss_growth_bytes: Option<u64>,
     /// Estimated picojoules per token of the linear layers' arithmetic
-    /// ([`crate::measure::energy`]).
+    /// ([`crate::kernels::energy`]).
     pub energy_estimate_pj_per_token: f64,
 }
 

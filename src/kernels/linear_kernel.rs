@@ -23,7 +23,7 @@ pub struct KernelContext<'a> {
 }
 
 /// The arithmetic one weight costs per token in a kernel, by the format of its operands (what
-/// the energy estimate in `measure::energy` charges, with BitNet's per-operation energies).
+/// the energy estimate in [`super::energy`] charges, with BitNet's per-operation energies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MacArithmetic {
     /// An f32 multiply and an f32 add.

@@ -24,6 +24,7 @@
 //! path computes the same integers everywhere, and tests force it to compare both.
 pub mod activations;
 pub mod catalog;
+pub mod energy;
 pub mod isa;
 pub mod linear_kernel;
 pub mod omp_wait;

@@ -1,7 +1,6 @@
 //! Measurements taken after training: latency against sequence length, peak memory against
 //! input length (one fresh child process per point), storage and parameter counts, and the
 //! environment they were taken in. Every figure records which kernel produced it.
-pub mod energy;
 mod environment;
 mod latency;
 mod memory;

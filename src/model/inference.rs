@@ -300,7 +300,7 @@ impl InferenceModel {
     }
 
     /// The kernels of the quantized linear layers, in order (empty for the reference): what
-    /// the energy estimate charges (`measure::energy`).
+    /// the energy estimate charges (`kernels::energy`).
     pub fn kernels(&self) -> Vec<&dyn LinearKernel> {
         self.packed_linears()
             .into_iter()

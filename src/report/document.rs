@@ -5,9 +5,10 @@ use super::chart::RenderedChart;
 use super::data::{ReportData, BASELINE_SCHEME};
 use super::growth::FIT_MIN_LEN;
 use super::kernel_bench;
-use super::notes::{kernel_notes, ENERGY_NOTE};
+use super::notes::kernel_notes;
 use super::scaling_bench;
 use super::tables::{environment_table, growth_table, scheme_table, trial_table, Table};
+use crate::kernels::energy::estimate_note;
 use crate::store::{status, ExperimentKind};
 
 /// A chart image in a section.
@@ -110,7 +111,7 @@ pub fn build(data: &ReportData, charts: &[RenderedChart]) -> Document {
                     "Mean ± sample standard deviation over seeds; gap to {BASELINE_SCHEME} in \
                      percentage points; storage ratio = mean artifact bytes / mean {BASELINE_SCHEME} \
                      artifact bytes. Matmul energy: the packed model's quantized linear layers."
-                ), ENERGY_NOTE.into()],
+                ), estimate_note()],
                 table: Some(scheme_table(data)),
                 ..Section::default()
             },

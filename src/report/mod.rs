@@ -15,7 +15,7 @@
 //! - Final metrics have `step = None` ([`MetricKey`](crate::store::MetricKey) documents each):
 //!   test accuracy and F1 (fractions in [0, 1]), storage, bits per quantized weight, parameter
 //!   counts, training time; for models the packed engine runs, packed agreement and the energy
-//!   estimate ([`crate::measure::energy`]). Curves have `step = Some(epoch)`: train loss,
+//!   estimate ([`crate::kernels::energy`]). Curves have `step = Some(epoch)`: train loss,
 //!   validation accuracy and loss.
 //! - Measurements ([`MeasurementKind`](crate::store::MeasurementKind), unit fixed by the kind):
 //!   latency per `seq_len` and `batch`; peak memory of a fresh child process and its growth

@@ -7,16 +7,6 @@
 use super::data::{ReportData, BASELINE_SCHEME};
 use crate::store::KernelId;
 
-/// What every energy figure in a report is (the scaling report and the per-scheme summary).
-pub const ENERGY_NOTE: &str = "Matmul energy is an estimate, not a measurement: one \
-    multiply-accumulate per weight and token in the linear layers, charged with the 7 nm \
-    per-operation energies BitNet b1.58 used (BitNet, Wang et al. 2023, Table 2: FP32 add 0.38 \
-    pJ and multiply 1.31 pJ; FP16 add 0.16 and multiply 0.34; INT8 add 0.007) by the arithmetic \
-    the kernel performs: fp32 multiply-adds for fp32, 16-bit float multiply-adds for fp16, bf16 \
-    and libtorch's int8/int4 kernels (their weights are widened to multiply bf16 activations), \
-    one INT8 add for a ternary weight. Attention's activation products, norms, scaling and all \
-    memory traffic are left out.";
-
 /// One sentence per (scheme, latency kernel) saying whether that latency is fp32 latency.
 pub fn kernel_notes(data: &ReportData) -> Vec<String> {
     let summaries = data.scheme_summaries();

@@ -2,8 +2,8 @@
 //! comments, so the figures quoted there come from the database, never from a keyboard.
 use super::data::ReportData;
 use super::markdown::table_markdown;
-use super::notes::ENERGY_NOTE;
 use super::tables::scheme_table;
+use crate::kernels::energy::estimate_note;
 use crate::store::{status, Store};
 use crate::{Error, Result};
 use std::path::Path;
@@ -52,7 +52,7 @@ pub fn results_markdown(data: &ReportData, report_dir: &str) -> String {
     }
     out.push_str("\n\n");
     out.push_str(&table_markdown(&scheme_table(data)));
-    out.push_str(&format!("\n{ENERGY_NOTE}\n\n"));
+    out.push_str(&format!("\n{}\n\n", estimate_note()));
     for (file, title) in [
         ("accuracy", "Test accuracy"),
         ("storage", "Storage"),

@@ -6,8 +6,8 @@ use super::chart::RenderedChart;
 use super::data::{ReportData, BASELINE_SCHEME};
 use super::document::Section;
 use super::format::{number, or_dash, ratio};
-use super::notes::ENERGY_NOTE;
 use super::tables::Table;
+use crate::kernels::energy::estimate_note;
 use crate::store::{ExperimentKind, KernelId, MeasurementKind, MetricKey, TrialRecord};
 
 /// One timed point of a scaling benchmark.
@@ -216,7 +216,7 @@ pub fn sections(data: &ReportData, charts: &[RenderedChart]) -> Vec<Section> {
                  copies); RSS growth = the process's resident set after building the stack \
                  minus before (measured, so libtorch's and the allocator's overheads show)."
             ),
-            ENERGY_NOTE.into(),
+            estimate_note(),
         ],
         table: scaling_table(&points),
     };

@@ -9,7 +9,7 @@
 use super::RunOptions;
 use crate::data::EncodedSplit;
 use crate::experiment::TrialConfig;
-use crate::measure::energy::matmul_energy_pj_per_token;
+use crate::kernels::energy::matmul_energy_pj_per_token;
 use crate::measure::{measure_latency, measure_memory_in_child, LatencyPoint};
 use crate::model::{InferenceModel, LoadedModel, QuantMode};
 use crate::store::{KernelId, Measurement, MeasurementKind, Metric, MetricKey};
@@ -100,7 +100,7 @@ pub struct PackedAgreement {
     /// Bytes of quantized-layer weights the packed model keeps resident.
     pub resident_quantized_bytes: usize,
     /// Estimated picojoules per token of the packed model's quantized linear layers
-    /// ([`crate::measure::energy`]).
+    /// ([`crate::kernels::energy`]).
     pub energy_estimate_pj_per_token: f64,
 }
 
@@ -223,7 +223,7 @@ mod tests {
         // Every quantized weight is one int8 add per token (0.007 pJ): 4 d^2 + 2 d d_ff each block.
         let m = &loaded.config.trial.model;
         let weights = m.layers * (4 * m.d_model * m.d_model + 2 * m.d_model * m.d_ff);
-        let expected = weights as f64 * crate::measure::energy::INT8_7NM.add_pj;
+        let expected = weights as f64 * crate::kernels::energy::INT8_7NM.add_pj;
         assert!(
             (result.energy_estimate_pj_per_token - expected).abs() < 1e-9 * expected,
             "{result:?} expected {expected} pJ"

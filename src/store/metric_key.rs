@@ -80,7 +80,7 @@ metric_keys! {
     /// Bytes of quantized-layer weights the packed model keeps resident.
     PackedResidentQuantizedBytes = "packed_resident_quantized_bytes",
     /// Estimated picojoules per token of the packed model's quantized linear layers
-    /// ([`crate::measure::energy`]; BitNet b1.58, Ma et al. 2024, per-operation energies).
+    /// ([`crate::kernels::energy`]; BitNet b1.58, Ma et al. 2024, per-operation energies).
     EnergyEstimatePjPerToken = "energy_estimate_pj_per_token",
     /// Training loss per epoch (a curve).
     TrainLoss = "train_loss",

@@ -18,7 +18,7 @@
 //! the per-token activation scaling and the per-output rescale, and all memory traffic (which
 //! on real hardware dominates). Recorded as `energy_estimate_pj_per_token` and always labelled
 //! an estimate.
-use crate::kernels::{LinearKernel, MacArithmetic};
+use super::{LinearKernel, MacArithmetic};
 
 /// Energy of one add and one multiply in one number format, in picojoules.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,10 +65,39 @@ pub fn matmul_energy_pj_per_token<'a>(
         .sum()
 }
 
+/// What every energy figure in a report is, with the per-operation energies formatted from the
+/// constants above (the scaling report, the benchmark reports and the per-scheme summary).
+pub fn estimate_note() -> String {
+    format!(
+        "Matmul energy is an estimate, not a measurement: one multiply-accumulate per weight and \
+         token in the linear layers, charged with the 7 nm per-operation energies BitNet b1.58 \
+         used (BitNet, Wang et al. 2023, Table 2: FP32 add {} pJ and multiply {} pJ; FP16 add {} \
+         and multiply {}; INT8 add {}) by the arithmetic the kernel performs: fp32 multiply-adds \
+         for fp32, 16-bit float multiply-adds for fp16, bf16 and libtorch's int8/int4 kernels \
+         (their weights are widened to multiply bf16 activations), one INT8 add for a ternary \
+         weight. Attention's activation products, norms, scaling and all memory traffic are left \
+         out.",
+        FP32_7NM.add_pj, FP32_7NM.mul_pj, FP16_7NM.add_pj, FP16_7NM.mul_pj, INT8_7NM.add_pj
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kernels::catalog::BenchScheme;
+
+    #[test]
+    fn the_note_states_the_energies_charged() {
+        let note = estimate_note();
+        for pj in [
+            "FP32 add 0.38 pJ and multiply 1.31 pJ",
+            "FP16 add 0.16 and multiply 0.34",
+            "INT8 add 0.007",
+        ] {
+            assert!(note.contains(pj), "{pj} missing from: {note}");
+        }
+        assert!(!note.contains("  "), "{note}");
+    }
 
     #[test]
     fn reproduces_the_papers_71_4_times_for_ternary_against_fp16() {
