@@ -24,7 +24,10 @@ use tch::{Kind, Tensor};
 use super::bit_packing::{pack_bits, packed_bits_len, unpack_bits};
 use super::int8::quantize_activation_int8_per_token;
 use super::packing::{check_packed, finite_weight_values, quant_error, to_f32_vec};
-use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize};
+use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize, SchemeTag};
+
+/// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
+const NAME: &str = "binary";
 use crate::experiment::QuantConfig;
 use crate::{Error, Result};
 
@@ -56,7 +59,7 @@ impl BinaryQuantizer {
 
 impl Quantizer for BinaryQuantizer {
     fn name(&self) -> &str {
-        "binary"
+        NAME
     }
 
     fn description(&self) -> String {
@@ -112,14 +115,14 @@ impl Quantizer for BinaryQuantizer {
         let mut data = pack_bits(&bits, 1).map_err(|m| quant_error(self.name(), m))?;
         data.extend(beta.to_le_bytes());
         Ok(PackedTensor {
-            scheme: self.name().into(),
+            scheme: SchemeTag::Builtin(NAME),
             shape: w.size(),
             data,
         })
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
-        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+        check_packed(&SchemeTag::Builtin(NAME), p, Self::packed_len(&p.shape))?;
         let (code_bytes, scale_bytes) = p.data.split_at(p.data.len() - 4);
         let bits =
             unpack_bits(code_bytes, p.numel(), 1).map_err(|m| quant_error(self.name(), m))?;

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use tch::Tensor;
 
 use super::packing::{check_packed, f32_from_le_bytes, f32_to_le_bytes, finite_weight_values};
-use super::{Granularity, Grid, PackedTensor, Quantizer};
+use super::{Granularity, Grid, PackedTensor, Quantizer, SchemeTag};
+
+/// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
+const NAME: &str = "fp32";
 use crate::experiment::QuantConfig;
 use crate::kernels::{LinearKernel, TorchDense};
 use crate::{Error, Result};
@@ -33,7 +36,7 @@ impl Fp32Quantizer {
 
 impl Quantizer for Fp32Quantizer {
     fn name(&self) -> &str {
-        "fp32"
+        NAME
     }
 
     fn description(&self) -> String {
@@ -66,7 +69,7 @@ impl Quantizer for Fp32Quantizer {
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {
         let values = finite_weight_values(self.name(), w)?;
         Ok(PackedTensor {
-            scheme: self.name().into(),
+            scheme: SchemeTag::Builtin(NAME),
             shape: w.size(),
             data: f32_to_le_bytes(&values),
         })
@@ -86,7 +89,7 @@ impl Quantizer for Fp32Quantizer {
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
-        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+        check_packed(&SchemeTag::Builtin(NAME), p, Self::packed_len(&p.shape))?;
         Tensor::from_slice(&f32_from_le_bytes(&p.data))
             .f_reshape(&p.shape)
             .map_err(|e| Error::torch("reshaping an unpacked fp32 tensor", e))

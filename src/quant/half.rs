@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tch::{Kind, Tensor};
 
 use super::packing::{check_packed, half_bits_from_le_bytes, half_bits_le_bytes, quant_error};
-use super::{Granularity, Grid, PackedTensor, Quantizer};
+use super::{Granularity, Grid, PackedTensor, Quantizer, SchemeTag};
 use crate::experiment::QuantConfig;
 use crate::kernels::{LinearKernel, TorchDense};
 use crate::Result;
@@ -33,6 +33,14 @@ pub struct HalfQuantizer {
 }
 
 impl HalfQuantizer {
+    /// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
+    fn static_name(&self) -> &'static str {
+        match self.format {
+            HalfFormat::Fp16 => "fp16",
+            HalfFormat::Bf16 => "bf16",
+        }
+    }
+
     /// A quantizer for `format`.
     pub fn new(format: HalfFormat) -> Self {
         Self { format }
@@ -67,10 +75,7 @@ impl HalfQuantizer {
 
 impl Quantizer for HalfQuantizer {
     fn name(&self) -> &str {
-        match self.format {
-            HalfFormat::Fp16 => "fp16",
-            HalfFormat::Bf16 => "bf16",
-        }
+        self.static_name()
     }
 
     fn high_precision_storage(&self) -> &str {
@@ -123,7 +128,7 @@ impl Quantizer for HalfQuantizer {
             ));
         }
         Ok(PackedTensor {
-            scheme: self.name().into(),
+            scheme: SchemeTag::Builtin(self.static_name()),
             shape: w.size(),
             data: half_bits_le_bytes(self.name(), &rounded, self.kind())?,
         })
@@ -146,7 +151,11 @@ impl Quantizer for HalfQuantizer {
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
-        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+        check_packed(
+            &SchemeTag::Builtin(self.static_name()),
+            p,
+            Self::packed_len(&p.shape),
+        )?;
         half_bits_from_le_bytes(self.name(), &p.data, self.kind(), &p.shape)
     }
 }
@@ -203,7 +212,7 @@ mod tests {
             let w = Tensor::randn(shape, (Kind::Float, Device::Cpu)) * 3.0;
             for q in both() {
                 let p = q.pack(&w).unwrap();
-                assert_eq!(p.scheme, q.name());
+                assert_eq!(p.scheme.to_string(), q.name());
                 assert_eq!(p.data.len(), 2 * (shape[0] * shape[1]) as usize);
                 assert!(q.unpack(&p).unwrap().equal(&q.quantize_weight(&w)));
             }

@@ -23,7 +23,10 @@ use super::packing::{
     as_f32_rows, check_packed, finite_weight_values, half_bits_from_le_bytes, half_bits_le_bytes,
     quant_error, rows_cols, to_f32_vec,
 };
-use super::{Granularity, Grid, PackedTensor, Quantizer};
+use super::{Granularity, Grid, PackedTensor, Quantizer, SchemeTag};
+
+/// Canonical registry name; packed tags add the group size ([`SchemeTag::Grouped`]).
+const NAME: &str = "int4";
 use crate::experiment::QuantConfig;
 use crate::kernels::{LinearKernel, TorchInt4Pack};
 use crate::{Error, Result};
@@ -32,7 +35,7 @@ use crate::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Int4Quantizer {
     group_size: usize,
-    tag: String,
+    tag: SchemeTag,
 }
 
 impl Int4Quantizer {
@@ -40,13 +43,16 @@ impl Int4Quantizer {
     pub fn new(group_size: usize) -> Result<Self> {
         if group_size == 0 {
             return Err(quant_error(
-                "int4",
+                NAME,
                 "quant.group_size is 0; fix: set quant.group_size to a positive number such as 32",
             ));
         }
         Ok(Self {
             group_size,
-            tag: format!("int4/g{group_size}"),
+            tag: SchemeTag::Grouped {
+                scheme: NAME,
+                group_size,
+            },
         })
     }
 
@@ -118,7 +124,7 @@ impl Int4Quantizer {
 
 impl Quantizer for Int4Quantizer {
     fn name(&self) -> &str {
-        "int4"
+        NAME
     }
 
     fn description(&self) -> String {
@@ -172,7 +178,7 @@ impl Quantizer for Int4Quantizer {
         let mut data = pack_nibbles(&codes);
         data.extend(half_bits_le_bytes(&self.tag, &delta, Kind::Half)?);
         Ok(PackedTensor {
-            scheme: self.tag.clone(),
+            scheme: self.tag,
             shape,
             data,
         })
@@ -300,7 +306,7 @@ mod tests {
                 let (rows, cols) = (shape[0] as usize, shape[1] as usize);
                 let expected = (rows * cols).div_ceil(2) + 2 * rows * cols.div_ceil(g);
                 assert_eq!(p.data.len(), expected, "shape {shape:?} group {g}");
-                assert_eq!(p.scheme, format!("int4/g{g}"));
+                assert_eq!(p.scheme.to_string(), format!("int4/g{g}"));
                 assert!(q.unpack(&p).unwrap().equal(&q.quantize_weight(&w)));
             }
         }

@@ -19,7 +19,10 @@ use super::packing::{
     as_f32_rows, check_packed, f32_from_le_bytes, f32_to_le_bytes, finite_weight_values, rows_cols,
     to_f32_vec,
 };
-use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize};
+use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize, SchemeTag};
+
+/// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
+const NAME: &str = "int8";
 use crate::experiment::QuantConfig;
 use crate::kernels::{LinearKernel, TorchInt8Pack};
 use crate::{Error, Result};
@@ -64,7 +67,7 @@ impl Int8Quantizer {
     /// The codes (`rows * in`, row-major) and per-row steps of a packed int8 tensor; errors on
     /// a foreign tag, a wrong byte count or the unused code -128.
     pub fn codes_and_scales(&self, p: &PackedTensor) -> Result<(Vec<i8>, Vec<f32>)> {
-        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+        check_packed(&SchemeTag::Builtin(NAME), p, Self::packed_len(&p.shape))?;
         let (rows, cols) = rows_cols(&p.shape);
         let (code_bytes, scale_bytes) = p.data.split_at(rows * cols);
         if let Some(i) = code_bytes.iter().position(|&b| b as i8 == i8::MIN) {
@@ -80,7 +83,7 @@ impl Int8Quantizer {
 
 impl Quantizer for Int8Quantizer {
     fn name(&self) -> &str {
-        "int8"
+        NAME
     }
 
     fn description(&self) -> String {
@@ -124,7 +127,7 @@ impl Quantizer for Int8Quantizer {
         let mut data: Vec<u8> = codes.iter().map(|&c| (c as i8) as u8).collect();
         data.extend(f32_to_le_bytes(&delta));
         Ok(PackedTensor {
-            scheme: self.name().into(),
+            scheme: SchemeTag::Builtin(NAME),
             shape: w.size(),
             data,
         })

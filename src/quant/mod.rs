@@ -31,6 +31,7 @@ pub mod int8;
 pub mod nf4;
 pub mod packing;
 pub mod registry;
+pub mod scheme_tag;
 pub mod ternary;
 pub mod ternary_base3;
 pub mod uniform;
@@ -43,6 +44,7 @@ pub use int4::Int4Quantizer;
 pub use int8::Int8Quantizer;
 pub use nf4::Nf4Quantizer;
 pub use registry::{aliases, names, resolve, resolve_packed};
+pub use scheme_tag::{SchemeTag, UniformLayout};
 pub use ternary::TernaryQuantizer;
 pub use uniform::{ScaleRule, UniformGranularity, UniformQuantizer, UniformSpec};
 
@@ -132,8 +134,9 @@ pub fn ste(x: &Tensor, q: &Tensor, lambda: f64) -> Tensor {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackedTensor {
     /// Scheme tag: the quantizer's name, plus `/g<N>` for group-wise schemes (e.g. `int4/g32`),
-    /// so that [`registry::resolve_packed`] can rebuild the quantizer that unpacks it.
-    pub scheme: String,
+    /// or a uniform layout, so that [`registry::resolve_packed`] can rebuild the quantizer that
+    /// unpacks it.
+    pub scheme: SchemeTag,
     /// Shape of the original tensor.
     pub shape: Vec<i64>,
     /// Codes then scales, little-endian.
@@ -190,7 +193,7 @@ mod tests {
     #[test]
     fn packed_numel_is_shape_product() {
         let p = PackedTensor {
-            scheme: "fp32".into(),
+            scheme: SchemeTag::Builtin("fp32"),
             shape: vec![7, 33],
             data: vec![],
         };

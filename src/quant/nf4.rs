@@ -25,7 +25,10 @@ use tch::{Device, Kind, Tensor};
 use super::packing::{
     check_packed, f32_from_le_bytes, f32_to_le_bytes, finite_weight_values, quant_error, to_f32_vec,
 };
-use super::{Granularity, Grid, PackedTensor, Quantizer};
+use super::{Granularity, Grid, PackedTensor, Quantizer, SchemeTag};
+
+/// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
+const NAME: &str = "nf4";
 use crate::experiment::QuantConfig;
 use crate::{Error, Result};
 
@@ -104,7 +107,7 @@ impl Nf4Quantizer {
 
 impl Quantizer for Nf4Quantizer {
     fn name(&self) -> &str {
-        "nf4"
+        NAME
     }
 
     fn description(&self) -> String {
@@ -142,14 +145,14 @@ impl Quantizer for Nf4Quantizer {
             .collect();
         data.extend(f32_to_le_bytes(&to_f32_vec(self.name(), &absmax)?));
         Ok(PackedTensor {
-            scheme: self.name().into(),
+            scheme: SchemeTag::Builtin(NAME),
             shape: w.size(),
             data,
         })
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
-        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+        check_packed(&SchemeTag::Builtin(NAME), p, Self::packed_len(&p.shape))?;
         let numel = p.numel();
         let blocks = numel.div_ceil(NF4_BLOCK);
         let (code_bytes, scale_bytes) = p.data.split_at(numel.div_ceil(2));

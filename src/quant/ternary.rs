@@ -28,7 +28,10 @@ use tch::{Kind, Tensor};
 
 use super::int8::quantize_activation_int8_per_token;
 use super::packing::{check_packed, finite_weight_values, quant_error, to_f32_vec};
-use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize};
+use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize, SchemeTag};
+
+/// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
+const NAME: &str = "ternary";
 use crate::experiment::QuantConfig;
 use crate::kernels::{LinearKernel, PackedTernary, Ternary2BitLayout, TernaryLayout};
 use crate::{Error, Result};
@@ -63,7 +66,7 @@ impl TernaryQuantizer {
 
 impl Quantizer for TernaryQuantizer {
     fn name(&self) -> &str {
-        "ternary"
+        NAME
     }
 
     fn description(&self) -> String {
@@ -123,14 +126,14 @@ impl Quantizer for TernaryQuantizer {
         let mut data = pack_ternary_2bit(&codes)?;
         data.extend(s.to_le_bytes());
         Ok(PackedTensor {
-            scheme: self.name().into(),
+            scheme: SchemeTag::Builtin(NAME),
             shape: w.size(),
             data,
         })
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
-        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+        check_packed(&SchemeTag::Builtin(NAME), p, Self::packed_len(&p.shape))?;
         let (code_bytes, scale_bytes) = p.data.split_at(p.data.len() - 4);
         let codes = unpack_ternary_2bit(code_bytes, p.numel())?;
         let s = f32::from_le_bytes([
@@ -164,7 +167,7 @@ pub fn packed_ternary_kernel<L: TernaryLayout>(p: &PackedTensor) -> Result<Packe
         _ => None,
     };
     let (rows, cols) = match shape {
-        Some(shape) if p.scheme == "ternary" && p.data.len() == expected => shape,
+        Some(shape) if p.scheme == SchemeTag::Builtin(NAME) && p.data.len() == expected => shape,
         _ => {
             return Err(PackedTernary::<L>::layout_error(format!(
                 "expected a 2-D `ternary` tensor of {expected} bytes, got scheme `{}`, shape {:?}, \
@@ -267,7 +270,7 @@ mod tests {
         let mut corrupt = packed.clone();
         corrupt.data[0] |= 0b11;
         assert!(packed_ternary_kernel::<L>(&corrupt).is_err());
-        corrupt.scheme = "int8".into();
+        corrupt.scheme = SchemeTag::Builtin("int8");
         assert!(packed_ternary_kernel::<L>(&corrupt).is_err());
         let mut flat = packed.clone();
         flat.shape = vec![(rows * cols) as i64];
