@@ -51,7 +51,8 @@ pub fn run(args: QuantizersArgs) -> bitlab::Result<()> {
             q.name(),
             q.bits_per_weight(),
             q.grid().granularity.to_string(),
-            q.packed_kernel().unwrap_or("none"),
+            q.kernel()
+                .map_or("none".into(), |kernel| kernel.name().to_string()),
             q.description()
         );
     }

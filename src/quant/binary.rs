@@ -24,7 +24,10 @@ use tch::{Kind, Tensor};
 use super::bit_packing::{pack_bits, packed_bits_len, unpack_bits};
 use super::int8::quantize_activation_int8_per_token;
 use super::packing::{check_packed, finite_weight_values, quant_error, to_f32_vec};
-use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize, SchemeTag};
+use super::{
+    FakeQuantizer, Granularity, Grid, PackedTensor, Quantizer, QuantizerIdentity, Requantize,
+    SchemeTag, WeightCodec,
+};
 
 /// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
 const NAME: &str = "binary";
@@ -57,7 +60,7 @@ impl BinaryQuantizer {
     }
 }
 
-impl Quantizer for BinaryQuantizer {
+impl QuantizerIdentity for BinaryQuantizer {
     fn name(&self) -> &str {
         NAME
     }
@@ -67,12 +70,9 @@ impl Quantizer for BinaryQuantizer {
          per-token activations"
             .into()
     }
+}
 
-    /// 1 bit per weight plus one f32 scale per 1024x1024 tensor.
-    fn bits_per_weight(&self) -> f64 {
-        1.0 + 32.0 / (1024.0 * 1024.0)
-    }
-
+impl FakeQuantizer for BinaryQuantizer {
     /// `-beta` and `+beta`, one `beta` per tensor.
     fn grid(&self) -> Grid {
         Grid {
@@ -92,6 +92,13 @@ impl Quantizer for BinaryQuantizer {
 
     fn quantize_activation(&self, x: &Tensor) -> Tensor {
         quantize_activation_int8_per_token(x)
+    }
+}
+
+impl WeightCodec for BinaryQuantizer {
+    /// 1 bit per weight plus one f32 scale per 1024x1024 tensor.
+    fn bits_per_weight(&self) -> f64 {
+        1.0 + 32.0 / (1024.0 * 1024.0)
     }
 
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {

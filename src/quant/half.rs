@@ -12,7 +12,10 @@ use std::sync::Arc;
 use tch::{Kind, Tensor};
 
 use super::packing::{check_packed, half_bits_from_le_bytes, half_bits_le_bytes, quant_error};
-use super::{Granularity, Grid, PackedTensor, Quantizer, SchemeTag};
+use super::{
+    FakeQuantizer, Granularity, Grid, KernelBinding, PackedTensor, Quantizer, QuantizerIdentity,
+    SchemeTag, WeightCodec,
+};
 use crate::experiment::QuantConfig;
 use crate::kernels::{LinearKernel, TorchDense};
 use crate::Result;
@@ -73,13 +76,9 @@ impl HalfQuantizer {
     }
 }
 
-impl Quantizer for HalfQuantizer {
+impl QuantizerIdentity for HalfQuantizer {
     fn name(&self) -> &str {
         self.static_name()
-    }
-
-    fn high_precision_storage(&self) -> &str {
-        self.name()
     }
 
     fn description(&self) -> String {
@@ -91,7 +90,9 @@ impl Quantizer for HalfQuantizer {
         }
         .into()
     }
+}
 
+impl FakeQuantizer for HalfQuantizer {
     /// Every value is one of the format's 2^16 bit patterns.
     fn grid(&self) -> Grid {
         Grid {
@@ -100,16 +101,22 @@ impl Quantizer for HalfQuantizer {
         }
     }
 
-    fn bits_per_weight(&self) -> f64 {
-        16.0
-    }
-
     fn quantize_weight(&self, w: &Tensor) -> Tensor {
         self.round_trip(w)
     }
 
     fn quantize_activation(&self, x: &Tensor) -> Tensor {
         self.round_trip(x)
+    }
+}
+
+impl WeightCodec for HalfQuantizer {
+    fn high_precision_storage(&self) -> &str {
+        self.name()
+    }
+
+    fn bits_per_weight(&self) -> f64 {
+        16.0
     }
 
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {
@@ -135,19 +142,19 @@ impl Quantizer for HalfQuantizer {
     }
 
     /// libtorch's matmul in the scheme's own dtype.
-    fn packed_kernel(&self) -> Option<&'static str> {
-        Some(match self.format {
+    fn kernel(&self) -> Option<KernelBinding<'_>> {
+        let name = match self.format {
             HalfFormat::Fp16 => "libtorch-fp16",
             HalfFormat::Bf16 => "libtorch-bf16",
-        })
-    }
-
-    fn load_kernel(&self, p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
-        if p.shape.len() != 2 {
-            return Ok(None);
-        }
-        let weight = self.unpack(p)?;
-        Ok(Some(Box::new(TorchDense::new(&weight, self.kind())?)))
+        };
+        Some(KernelBinding::new(name, |p| {
+            if p.shape.len() != 2 {
+                return Ok(None);
+            }
+            let weight = self.unpack(p)?;
+            let kernel: Box<dyn LinearKernel> = Box::new(TorchDense::new(&weight, self.kind())?);
+            Ok(Some(kernel))
+        }))
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {

@@ -23,7 +23,10 @@ use super::packing::{
     as_f32_rows, check_packed, finite_weight_values, half_bits_from_le_bytes, half_bits_le_bytes,
     quant_error, rows_cols, to_f32_vec,
 };
-use super::{Granularity, Grid, PackedTensor, Quantizer, SchemeTag};
+use super::{
+    FakeQuantizer, Granularity, Grid, KernelBinding, PackedTensor, Quantizer, QuantizerIdentity,
+    SchemeTag, WeightCodec,
+};
 
 /// Canonical registry name; packed tags add the group size ([`SchemeTag::Grouped`]).
 const NAME: &str = "int4";
@@ -122,7 +125,7 @@ impl Int4Quantizer {
     }
 }
 
-impl Quantizer for Int4Quantizer {
+impl QuantizerIdentity for Int4Quantizer {
     fn name(&self) -> &str {
         NAME
     }
@@ -134,7 +137,9 @@ impl Quantizer for Int4Quantizer {
             self.group_size
         )
     }
+}
 
+impl FakeQuantizer for Int4Quantizer {
     /// Codes -7..=7 per group; re-quantization is exact because the fp16 step `delta` comes back
     /// exactly from `7 * delta / 7`.
     fn grid(&self) -> Grid {
@@ -144,14 +149,16 @@ impl Quantizer for Int4Quantizer {
         }
     }
 
-    /// 4 bits plus one 16-bit scale per group, for rows of 1024 weights.
-    fn bits_per_weight(&self) -> f64 {
-        4.0 + 16.0 * 1024usize.div_ceil(self.group_size) as f64 / 1024.0
-    }
-
     fn quantize_weight(&self, w: &Tensor) -> Tensor {
         let (codes, delta) = self.codes_and_steps(w);
         Self::dequantize(&codes, &delta, &w.size()).to_kind(w.kind())
+    }
+}
+
+impl WeightCodec for Int4Quantizer {
+    /// 4 bits plus one 16-bit scale per group, for rows of 1024 weights.
+    fn bits_per_weight(&self) -> f64 {
+        4.0 + 16.0 * 1024usize.div_ceil(self.group_size) as f64 / 1024.0
     }
 
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {
@@ -186,18 +193,23 @@ impl Quantizer for Int4Quantizer {
 
     /// libtorch's `_weight_int4pack_mm_for_cpu` with bf16 activations where the groups and
     /// rows fit its tiles ([`TorchInt4Pack::supports`]).
-    fn packed_kernel(&self) -> Option<&'static str> {
-        Some("libtorch-int4pack-bf16")
-    }
-
-    fn load_kernel(&self, p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
-        let (rows, cols) = rows_cols(&p.shape);
-        if p.shape.len() != 2 || !TorchInt4Pack::supports(rows, cols, self.group_size) {
-            return Ok(None);
-        }
-        let (codes, scales) = self.codes_and_scales(p)?;
-        let kernel = TorchInt4Pack::new(&codes, &scales, rows, cols, self.group_size)?;
-        Ok(Some(Box::new(kernel)))
+    fn kernel(&self) -> Option<KernelBinding<'_>> {
+        let name = format!("libtorch-int4pack-g{}-bf16", self.group_size);
+        Some(KernelBinding::new(name, |p| {
+            let (rows, cols) = rows_cols(&p.shape);
+            if p.shape.len() != 2 || !TorchInt4Pack::supports(rows, cols, self.group_size) {
+                return Ok(None);
+            }
+            let (codes, scales) = self.codes_and_scales(p)?;
+            let kernel: Box<dyn LinearKernel> = Box::new(TorchInt4Pack::new(
+                &codes,
+                &scales,
+                rows,
+                cols,
+                self.group_size,
+            )?);
+            Ok(Some(kernel))
+        }))
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {

@@ -25,7 +25,10 @@ use tch::{Device, Kind, Tensor};
 use super::packing::{
     check_packed, f32_from_le_bytes, f32_to_le_bytes, finite_weight_values, quant_error, to_f32_vec,
 };
-use super::{Granularity, Grid, PackedTensor, Quantizer, SchemeTag};
+use super::{
+    FakeQuantizer, Granularity, Grid, PackedTensor, Quantizer, QuantizerIdentity, SchemeTag,
+    WeightCodec,
+};
 
 /// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
 const NAME: &str = "nf4";
@@ -105,7 +108,7 @@ impl Nf4Quantizer {
     }
 }
 
-impl Quantizer for Nf4Quantizer {
+impl QuantizerIdentity for Nf4Quantizer {
     fn name(&self) -> &str {
         NAME
     }
@@ -115,12 +118,9 @@ impl Quantizer for Nf4Quantizer {
          weights (f32), full-precision activations"
             .into()
     }
+}
 
-    /// 4 bits plus one f32 absmax per 64 weights.
-    fn bits_per_weight(&self) -> f64 {
-        4.0 + 32.0 / NF4_BLOCK as f64
-    }
-
+impl FakeQuantizer for Nf4Quantizer {
     fn grid(&self) -> Grid {
         Grid {
             granularity: Granularity::Block(NF4_BLOCK),
@@ -131,6 +131,13 @@ impl Quantizer for Nf4Quantizer {
     fn quantize_weight(&self, w: &Tensor) -> Tensor {
         let (indices, absmax) = Self::indices_and_absmax(w);
         Self::dequantize(&indices, &absmax, &w.size()).to_kind(w.kind())
+    }
+}
+
+impl WeightCodec for Nf4Quantizer {
+    /// 4 bits plus one f32 absmax per 64 weights.
+    fn bits_per_weight(&self) -> f64 {
+        4.0 + 32.0 / NF4_BLOCK as f64
     }
 
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {

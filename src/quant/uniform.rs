@@ -49,7 +49,10 @@ use super::packing::{
     as_f32_rows, check_packed, f32_from_le_bytes, f32_to_le_bytes, finite_weight_values,
     quant_error, rows_cols, to_f32_vec,
 };
-use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize, SchemeTag, UniformLayout};
+use super::{
+    FakeQuantizer, Granularity, Grid, PackedTensor, Quantizer, QuantizerIdentity, Requantize,
+    SchemeTag, UniformLayout, WeightCodec,
+};
 use crate::{Error, Result};
 
 /// Clip ratios tried by `scale = "mse"`, largest first.
@@ -359,7 +362,7 @@ fn granularity_word(g: UniformGranularity) -> &'static str {
     }
 }
 
-impl Quantizer for UniformQuantizer {
+impl QuantizerIdentity for UniformQuantizer {
     fn name(&self) -> &str {
         &self.name
     }
@@ -382,15 +385,9 @@ impl Quantizer for UniformQuantizer {
             self.granularity
         )
     }
+}
 
-    /// `bits` plus a 32-bit step (and an 8-bit zero point when asymmetric) per block of a
-    /// `[1024, 1024]` weight.
-    fn bits_per_weight(&self) -> f64 {
-        let numel = 1024.0 * 1024.0;
-        let per_block = if self.spec.symmetric { 32.0 } else { 40.0 };
-        f64::from(self.spec.bits) + per_block * self.block_count(&[1024, 1024]) as f64 / numel
-    }
-
+impl FakeQuantizer for UniformQuantizer {
     fn grid(&self) -> Grid {
         let codes = 1u64 << self.spec.bits;
         Grid {
@@ -418,6 +415,16 @@ impl Quantizer for UniformQuantizer {
         let (codes, step, zero) = self.quantize_blocks(w);
         self.unblock(&self.dequantize(&codes, &step, &zero), &w.size())
             .to_kind(w.kind())
+    }
+}
+
+impl WeightCodec for UniformQuantizer {
+    /// `bits` plus a 32-bit step (and an 8-bit zero point when asymmetric) per block of a
+    /// `[1024, 1024]` weight.
+    fn bits_per_weight(&self) -> f64 {
+        let numel = 1024.0 * 1024.0;
+        let per_block = if self.spec.symmetric { 32.0 } else { 40.0 };
+        f64::from(self.spec.bits) + per_block * self.block_count(&[1024, 1024]) as f64 / numel
     }
 
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {
