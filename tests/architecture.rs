@@ -29,7 +29,6 @@ const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
     ("data", "experiment", "item 6: tokenizer and dataset settings move into data"),
     ("model", "experiment", "item 6: ModelConfig and Pooling move into model"),
     ("model", "measure", "item 2: energy accounting moves below model"),
-    ("quant", "experiment", "item 6/3: quantizer settings move into quant"),
     ("measure", "report", "item 1: the store owns the result vocabulary"),
     ("kernels", "measure", "item 5: benchmarks move to a bench module"),
     ("kernels", "store", "item 5: benchmarks move to a bench module"),

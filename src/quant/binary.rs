@@ -31,7 +31,7 @@ use super::{
 
 /// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
 const NAME: &str = "binary";
-use crate::experiment::QuantConfig;
+use super::QuantConfig;
 use crate::{Error, Result};
 
 /// Original BitNet 1-bit weights (centered sign, per-tensor mean-absolute scale) with 8-bit

@@ -17,7 +17,7 @@ use super::{
 
 /// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
 const NAME: &str = "fp32";
-use crate::experiment::QuantConfig;
+use super::QuantConfig;
 use crate::kernels::{LinearKernel, TorchDense};
 use crate::{Error, Result};
 

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use tch::{Kind, Tensor};
 
 use super::packing::{check_packed, half_bits_from_le_bytes, half_bits_le_bytes, quant_error};
+use super::QuantConfig;
 use super::{
     FakeQuantizer, Granularity, Grid, KernelBinding, PackedTensor, Quantizer, QuantizerIdentity,
     SchemeTag, WeightCodec,
 };
-use crate::experiment::QuantConfig;
 use crate::kernels::{LinearKernel, TorchDense};
 use crate::Result;
 

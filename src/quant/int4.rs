@@ -30,7 +30,7 @@ use super::{
 
 /// Canonical registry name; packed tags add the group size ([`SchemeTag::Grouped`]).
 const NAME: &str = "int4";
-use crate::experiment::QuantConfig;
+use super::QuantConfig;
 use crate::kernels::{LinearKernel, TorchInt4Pack};
 use crate::{Error, Result};
 

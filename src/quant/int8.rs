@@ -26,7 +26,7 @@ use super::{
 
 /// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
 const NAME: &str = "int8";
-use crate::experiment::QuantConfig;
+use super::QuantConfig;
 use crate::kernels::{LinearKernel, TorchInt8Pack};
 use crate::{Error, Result};
 

@@ -59,8 +59,8 @@ impl fmt::Debug for KernelBinding<'_> {
 mod tests {
     use tch::{Device, Kind, Tensor};
 
-    use crate::experiment::QuantConfig;
     use crate::kernels::Backend;
+    use crate::quant::QuantConfig;
     use crate::quant::{names, resolve};
 
     /// `bitlab quantizers` lists `kernel().name()`; inference runs `load_kernel`: for every

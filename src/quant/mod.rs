@@ -27,6 +27,7 @@ use tch::Tensor;
 
 pub mod binary;
 pub mod bit_packing;
+pub mod config;
 pub mod fp32;
 pub mod grid;
 pub mod half;
@@ -43,6 +44,7 @@ pub mod ternary_base3;
 pub mod uniform;
 
 pub use binary::BinaryQuantizer;
+pub use config::{QuantConfig, QuantWarmup};
 pub use fp32::Fp32Quantizer;
 pub use grid::{Granularity, Grid, Requantize};
 pub use half::{HalfFormat, HalfQuantizer};

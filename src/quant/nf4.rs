@@ -32,7 +32,7 @@ use super::{
 
 /// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
 const NAME: &str = "nf4";
-use crate::experiment::QuantConfig;
+use super::QuantConfig;
 use crate::{Error, Result};
 
 /// The 16 NormalFloat4 levels, ascending (bitsandbytes' table).

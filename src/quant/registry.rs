@@ -11,11 +11,11 @@
 use std::sync::Arc;
 
 use super::uniform::{self, UniformQuantizer};
+use super::QuantConfig;
 use super::{
     BinaryQuantizer, Fp32Quantizer, HalfQuantizer, Int4Quantizer, Int8Quantizer, Nf4Quantizer,
     Quantizer, SchemeTag, TernaryQuantizer,
 };
-use crate::experiment::QuantConfig;
 use crate::{Error, Result};
 
 /// Builds a quantizer from the trial's quantization settings.

@@ -35,7 +35,7 @@ use super::{
 
 /// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
 const NAME: &str = "ternary";
-use crate::experiment::QuantConfig;
+use super::QuantConfig;
 use crate::kernels::{
     LinearKernel, PackedTernary, Ternary2BitLayout, TernaryFormat, TernaryLayout,
 };
