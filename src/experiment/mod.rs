@@ -4,7 +4,8 @@
 //! `[experiment]` header, the base trial tables and the `[sweep]`), then resolve it into a
 //! validated plan ([`sweep`] expands the grid; each point is the base with the swept dotted
 //! paths set, deserialized into a [`TrialConfig`] and checked by [`validate`]), each trial
-//! [`resolved`] once: its quantizer built, its name made canonical, and one [`hash`]. See `experiments/smoke.toml` for an annotated example of the format.
+//! [`resolved`] once: its quantizer built, its name made canonical, and one [`hash`]. See
+//! `experiments/smoke.toml` for an annotated example of the format.
 //!
 //! Errors are [`Error::Config`] naming the file, the key, its line and column where known,
 //! and the fix.
