@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::quant::PackedTensor;
+use crate::quant::{PackedTensor, SchemeTag};
 use crate::{Error, Result};
 
 /// The first seven bytes of every artifact.
@@ -135,7 +135,7 @@ impl Artifact {
             let len = t.packed.data.len() as u64;
             entries.push(TensorEntry {
                 name: t.name.clone(),
-                scheme: t.packed.scheme.clone(),
+                scheme: t.packed.scheme.to_string(),
                 shape: t.packed.shape.clone(),
                 offset,
                 len,
@@ -282,10 +282,19 @@ impl Artifact {
                     ),
                 ));
             }
+            let scheme: SchemeTag = entry.scheme.parse().map_err(|e| {
+                artifact_error(
+                    path,
+                    format!(
+                        "tensor `{}` has an unreadable scheme tag: {e}; {reexport}",
+                        entry.name
+                    ),
+                )
+            })?;
             tensors.push(ArtifactTensor {
                 name: entry.name,
                 packed: PackedTensor {
-                    scheme: entry.scheme,
+                    scheme,
                     shape: entry.shape,
                     data: data.to_vec(),
                 },
@@ -368,7 +377,7 @@ mod tests {
         a.tensors.push(ArtifactTensor {
             name: "blocks.0.ffn.up.weight".into(),
             packed: PackedTensor {
-                scheme: "ternary".into(),
+                scheme: SchemeTag::Builtin("ternary"),
                 shape: vec![3, 5],
                 data: (0..8).collect(),
             },
@@ -376,7 +385,7 @@ mod tests {
         a.tensors.push(ArtifactTensor {
             name: "embed.weight".into(),
             packed: PackedTensor {
-                scheme: "fp32".into(),
+                scheme: SchemeTag::Builtin("fp32"),
                 shape: vec![2, 2],
                 data: vec![7; 16],
             },
@@ -494,6 +503,25 @@ mod tests {
         a.tensors[1].packed.shape = vec![2, 64];
         a.write(&path).unwrap();
         assert_eq!(Artifact::read(&path).unwrap(), a);
+    }
+
+    #[test]
+    fn scheme_tags_keep_their_text_and_an_unknown_tag_is_refused_naming_it() {
+        let (_dir, path, _) = written();
+        let bytes = std::fs::read(&path).unwrap();
+        let entry: &[u8] = br#""scheme":"ternary","shape":[3,5]"#;
+        let at = bytes
+            .windows(entry.len())
+            .position(|w| w == entry)
+            .expect("the tag is written as its text");
+        let mut tampered = bytes.clone();
+        tampered[at..at + entry.len()].copy_from_slice(br#""scheme":"tern4ry","shape":[3,5]"#);
+        std::fs::write(&path, &tampered).unwrap();
+        let msg = read_error(&path);
+        assert!(
+            msg.contains("tern4ry") && msg.contains("blocks.0.ffn.up.weight"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -28,7 +28,6 @@ const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
     ("attention", "experiment", "item 6: AttentionKind moves into attention"),
     ("data", "experiment", "item 6: tokenizer and dataset settings move into data"),
     ("model", "experiment", "item 6: ModelConfig and Pooling move into model"),
-    ("quant", "experiment", "item 6/3: quantizer settings move into quant"),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

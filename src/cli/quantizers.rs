@@ -41,17 +41,22 @@ pub fn run(args: QuantizersArgs) -> bitlab::Result<()> {
         .max()
         .unwrap_or(4)
         .max(4);
+    // The kernel column shows each scheme's KernelBinding name: the kernel load_kernel returns.
+    let kernels: Vec<String> = rows
+        .iter()
+        .map(|(q, _)| q.kernel().map_or("none".into(), |k| k.name().to_string()))
+        .collect();
+    let kernel_width = kernels.iter().map(String::len).max().unwrap_or(0).max(13);
     println!(
-        "{:<width$} {:>9}  {:<12} {:<14} description",
+        "{:<width$} {:>9}  {:<12} {:<kernel_width$} description",
         "name", "bits/w", "granularity", "packed kernel"
     );
-    for (q, origin) in &rows {
+    for ((q, origin), kernel) in rows.iter().zip(&kernels) {
         println!(
-            "{:<width$} {:>9.4}  {:<12} {:<14} {} [{origin}]",
+            "{:<width$} {:>9.4}  {:<12} {kernel:<kernel_width$} {} [{origin}]",
             q.name(),
             q.bits_per_weight(),
             q.grid().granularity.to_string(),
-            q.packed_kernel().unwrap_or("none"),
             q.description()
         );
     }

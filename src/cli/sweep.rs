@@ -34,10 +34,13 @@ pub struct SweepArgs {
 /// Runs `bitlab sweep`.
 pub fn run(args: SweepArgs) -> bitlab::Result<()> {
     let experiment = Experiment::load(&args.experiment)?;
-    let planned = bitlab::runner::plan(&experiment)?;
     if args.dry_run {
-        println!("experiment `{}`: {} trials", experiment.name, planned.len());
-        for trial in &planned {
+        println!(
+            "experiment `{}`: {} trials",
+            experiment.name,
+            experiment.trials.len()
+        );
+        for trial in &experiment.trials {
             println!("  {}  {}", trial.hash, trial.label);
         }
         return Ok(());

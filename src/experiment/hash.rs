@@ -5,9 +5,10 @@
 //! round-trip form, so `lr = 1e-3`, `lr = 0.001` and `lr = 0.0010` hash identically, and
 //! reordering fields in `config.rs` does not change any hash.
 //!
-//! Quantizer names are hashed as written (`"1.58bit"` and `"ternary"` hash differently) because
-//! aliases are resolved by the quantizer registry at run time, not here. A caller that knows the
-//! canonical name (the runner) should set it in the config and call [`canonical_hash`] again.
+//! The configuration hashed is the resolved one (see [`super::ResolvedTrial`]): its quantizer
+//! name is canonical, so `"1.58bit"` and `"ternary"` hash identically. A trial is hashed once,
+//! when the experiment file is parsed; [`training_hash`] is the one other hash, keying shared
+//! checkpoints.
 use sha2::{Digest, Sha256};
 
 use super::config::TrialConfig;

@@ -3,8 +3,9 @@
 //! Two stages, as the design notes ask: deserialize what the user wrote ([`schema`]: the
 //! `[experiment]` header, the base trial tables and the `[sweep]`), then resolve it into a
 //! validated plan ([`sweep`] expands the grid; each point is the base with the swept dotted
-//! paths set, deserialized into a [`TrialConfig`] and checked by [`validate`]), each trial with
-//! a canonical [`hash`]. See `experiments/smoke.toml` for an annotated example of the format.
+//! paths set, deserialized into a [`TrialConfig`] and checked by [`validate`]), each trial
+//! [`resolved`] once: its quantizer built, its name made canonical, and one [`hash`]. See
+//! `experiments/smoke.toml` for an annotated example of the format.
 //!
 //! Errors are [`Error::Config`] naming the file, the key, its line and column where known,
 //! and the fix.
@@ -12,6 +13,7 @@ pub mod config;
 pub mod declared;
 mod field_tree;
 pub mod hash;
+pub mod resolved;
 mod schema;
 mod sweep;
 pub mod validate;
@@ -27,24 +29,12 @@ use toml::Spanned;
 pub use config::*;
 pub use declared::DeclaredQuantizer;
 pub use hash::{canonical_hash, training_hash};
+pub use resolved::ResolvedTrial;
 pub use sweep::{MAX_TRIALS, SHORTHANDS};
 
 use crate::{Error, Result};
 use schema::{Source, SpannedValue};
 use sweep::GridPoint;
-
-/// One grid point of an experiment: a resolved, validated configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Trial {
-    /// The resolved configuration.
-    pub config: TrialConfig,
-    /// [`canonical_hash`] of `config`, with the quantizer name as written in the file.
-    pub hash: String,
-    /// Human name from the swept axes, e.g. `quantizer=ternary seed=2` (`base` if none).
-    pub label: String,
-    /// The swept `(axis name, value)` pairs, both as written in the file.
-    pub axes: Vec<(String, String)>,
-}
 
 /// A parsed, expanded and validated experiment file.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,8 +47,8 @@ pub struct Experiment {
     pub path: PathBuf,
     /// The file's text, recorded with results so a sweep can be reproduced.
     pub source: String,
-    /// Trials in grid order (first axis varies slowest).
-    pub trials: Vec<Trial>,
+    /// Trials in grid order (first axis varies slowest), each resolved once.
+    pub trials: Vec<ResolvedTrial>,
     /// Quantizers declared in `[quantizers.NAME]` tables, sorted by name.
     pub quantizers: Vec<DeclaredQuantizer>,
 }
@@ -117,7 +107,8 @@ fn missing_file_message(path: &Path) -> String {
 }
 
 /// Parses experiment text (`path` is used in messages and recorded in the result): splits it,
-/// expands the sweep, resolves and validates every trial and hashes it.
+/// expands the sweep, validates every trial, resolves its quantizer to the canonical name and
+/// hashes it (see [`ResolvedTrial`]).
 pub fn parse(text: &str, path: &Path) -> Result<Experiment> {
     let source = Source(text);
     let raw = schema::parse_raw(text).map_err(|m| config_error(path, m))?;
@@ -125,7 +116,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Experiment> {
         .map_err(|m| config_error(path, m))?;
     let points = sweep::expand(&raw.sweep, source).map_err(|m| config_error(path, m))?;
 
-    let mut trials: Vec<Trial> = Vec::with_capacity(points.len());
+    let mut trials: Vec<ResolvedTrial> = Vec::with_capacity(points.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
     for point in &points {
         let label = point.label();
@@ -149,24 +140,22 @@ pub fn parse(text: &str, path: &Path) -> Result<Experiment> {
                 format!("trial `{label}` is invalid:\n{}", lines.join("\n")),
             ));
         }
-        let hash = canonical_hash(&config);
-        if let Some(&earlier) = seen.get(&hash) {
+        let trial = ResolvedTrial::resolve(config, label.clone(), point.axes())
+            .map_err(|e| config_error(path, format!("trial `{label}`: {e}")))?;
+        let hash = &trial.hash;
+        if let Some(&earlier) = seen.get(hash) {
             return Err(config_error(
                 path,
                 format!(
                     "trials `{}` and `{label}` resolve to the same configuration (hash {hash})\n  \
-                     fix: remove the duplicate axis value (values such as 1e-3 and 0.001 are equal)",
+                     fix: remove the duplicate axis value (values such as 1e-3 and 0.001 are \
+                     equal, and so are a quantizer and its alias such as 1.58bit and ternary)",
                     trials[earlier].label
                 ),
             ));
         }
         seen.insert(hash.clone(), trials.len());
-        trials.push(Trial {
-            config,
-            hash,
-            label,
-            axes: point.axes(),
-        });
+        trials.push(trial);
     }
 
     Ok(Experiment {
@@ -438,7 +427,9 @@ seq_lens = [16, 64]
             .step_by(2)
             .map(|t| t.config.quant.scheme.as_str())
             .collect();
-        assert_eq!(schemes, ["fp32", "fp16", "bf16", "int8", "int4", "1.58bit"]);
+        // The `1.58bit` axis value is resolved to its canonical name (the label keeps it).
+        assert_eq!(schemes, ["fp32", "fp16", "bf16", "int8", "int4", "ternary"]);
+        assert_eq!(experiment.trials[10].label, "quantizer=1.58bit seed=1");
         assert_eq!(
             experiment.trials[1].axes,
             [

@@ -2,7 +2,7 @@
 //!
 //! Every problem names the dotted key it concerns, what is wrong and how to fix it. Quantizer
 //! names are deliberately not checked here: the quantizer registry (see [`crate::quant`])
-//! resolves them, aliases included, when a trial runs.
+//! resolves them, aliases included, right after validation (see [`super::ResolvedTrial`]).
 use super::config::{QuantWarmup, TokenizerKind, TrialConfig};
 
 /// One thing wrong with a trial's configuration.

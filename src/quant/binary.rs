@@ -24,8 +24,14 @@ use tch::{Kind, Tensor};
 use super::bit_packing::{pack_bits, packed_bits_len, unpack_bits};
 use super::int8::quantize_activation_int8_per_token;
 use super::packing::{check_packed, finite_weight_values, quant_error, to_f32_vec};
-use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize};
-use crate::experiment::QuantConfig;
+use super::{
+    FakeQuantizer, Granularity, Grid, PackedTensor, Quantizer, QuantizerIdentity, Requantize,
+    SchemeTag, WeightCodec,
+};
+
+/// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
+const NAME: &str = "binary";
+use super::QuantConfig;
 use crate::{Error, Result};
 
 /// Original BitNet 1-bit weights (centered sign, per-tensor mean-absolute scale) with 8-bit
@@ -54,9 +60,9 @@ impl BinaryQuantizer {
     }
 }
 
-impl Quantizer for BinaryQuantizer {
+impl QuantizerIdentity for BinaryQuantizer {
     fn name(&self) -> &str {
-        "binary"
+        NAME
     }
 
     fn description(&self) -> String {
@@ -64,12 +70,9 @@ impl Quantizer for BinaryQuantizer {
          per-token activations"
             .into()
     }
+}
 
-    /// 1 bit per weight plus one f32 scale per 1024x1024 tensor.
-    fn bits_per_weight(&self) -> f64 {
-        1.0 + 32.0 / (1024.0 * 1024.0)
-    }
-
+impl FakeQuantizer for BinaryQuantizer {
     /// `-beta` and `+beta`, one `beta` per tensor.
     fn grid(&self) -> Grid {
         Grid {
@@ -89,6 +92,13 @@ impl Quantizer for BinaryQuantizer {
 
     fn quantize_activation(&self, x: &Tensor) -> Tensor {
         quantize_activation_int8_per_token(x)
+    }
+}
+
+impl WeightCodec for BinaryQuantizer {
+    /// 1 bit per weight plus one f32 scale per 1024x1024 tensor.
+    fn bits_per_weight(&self) -> f64 {
+        1.0 + 32.0 / (1024.0 * 1024.0)
     }
 
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {
@@ -112,14 +122,14 @@ impl Quantizer for BinaryQuantizer {
         let mut data = pack_bits(&bits, 1).map_err(|m| quant_error(self.name(), m))?;
         data.extend(beta.to_le_bytes());
         Ok(PackedTensor {
-            scheme: self.name().into(),
+            scheme: SchemeTag::Builtin(NAME),
             shape: w.size(),
             data,
         })
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
-        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+        check_packed(&SchemeTag::Builtin(NAME), p, Self::packed_len(&p.shape))?;
         let (code_bytes, scale_bytes) = p.data.split_at(p.data.len() - 4);
         let bits =
             unpack_bits(code_bytes, p.numel(), 1).map_err(|m| quant_error(self.name(), m))?;

@@ -10,8 +10,14 @@ use std::sync::Arc;
 use tch::Tensor;
 
 use super::packing::{check_packed, f32_from_le_bytes, f32_to_le_bytes, finite_weight_values};
-use super::{Granularity, Grid, PackedTensor, Quantizer};
-use crate::experiment::QuantConfig;
+use super::{
+    FakeQuantizer, Granularity, Grid, KernelBinding, PackedTensor, Quantizer, QuantizerIdentity,
+    SchemeTag, WeightCodec,
+};
+
+/// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
+const NAME: &str = "fp32";
+use super::QuantConfig;
 use crate::kernels::{LinearKernel, TorchDense};
 use crate::{Error, Result};
 
@@ -31,28 +37,22 @@ impl Fp32Quantizer {
     }
 }
 
-impl Quantizer for Fp32Quantizer {
+impl QuantizerIdentity for Fp32Quantizer {
     fn name(&self) -> &str {
-        "fp32"
+        NAME
     }
 
     fn description(&self) -> String {
         "full precision: fp32 weights and activations (reference, 4 bytes per weight)".into()
     }
+}
 
+impl FakeQuantizer for Fp32Quantizer {
     fn grid(&self) -> Grid {
         Grid {
             granularity: Granularity::Element,
             levels: 1 << 32,
         }
-    }
-
-    fn bits_per_weight(&self) -> f64 {
-        32.0
-    }
-
-    fn high_precision_storage(&self) -> &str {
-        "fp32"
     }
 
     fn is_full_precision(&self) -> bool {
@@ -62,31 +62,41 @@ impl Quantizer for Fp32Quantizer {
     fn quantize_weight(&self, w: &Tensor) -> Tensor {
         w.detach()
     }
+}
+
+impl WeightCodec for Fp32Quantizer {
+    fn bits_per_weight(&self) -> f64 {
+        32.0
+    }
+
+    fn high_precision_storage(&self) -> &str {
+        "fp32"
+    }
 
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {
         let values = finite_weight_values(self.name(), w)?;
         Ok(PackedTensor {
-            scheme: self.name().into(),
+            scheme: SchemeTag::Builtin(NAME),
             shape: w.size(),
             data: f32_to_le_bytes(&values),
         })
     }
 
     /// libtorch's fp32 matmul (the baseline every ratio is taken against).
-    fn packed_kernel(&self) -> Option<&'static str> {
-        Some("libtorch-fp32")
-    }
-
-    fn load_kernel(&self, p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
-        if p.shape.len() != 2 {
-            return Ok(None);
-        }
-        let weight = self.unpack(p)?;
-        Ok(Some(Box::new(TorchDense::new(&weight, tch::Kind::Float)?)))
+    fn kernel(&self) -> Option<KernelBinding<'_>> {
+        Some(KernelBinding::new("libtorch-fp32", |p| {
+            if p.shape.len() != 2 {
+                return Ok(None);
+            }
+            let weight = self.unpack(p)?;
+            let kernel: Box<dyn LinearKernel> =
+                Box::new(TorchDense::new(&weight, tch::Kind::Float)?);
+            Ok(Some(kernel))
+        }))
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
-        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+        check_packed(&SchemeTag::Builtin(NAME), p, Self::packed_len(&p.shape))?;
         Tensor::from_slice(&f32_from_le_bytes(&p.data))
             .f_reshape(&p.shape)
             .map_err(|e| Error::torch("reshaping an unpacked fp32 tensor", e))

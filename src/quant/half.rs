@@ -12,8 +12,11 @@ use std::sync::Arc;
 use tch::{Kind, Tensor};
 
 use super::packing::{check_packed, half_bits_from_le_bytes, half_bits_le_bytes, quant_error};
-use super::{Granularity, Grid, PackedTensor, Quantizer};
-use crate::experiment::QuantConfig;
+use super::QuantConfig;
+use super::{
+    FakeQuantizer, Granularity, Grid, KernelBinding, PackedTensor, Quantizer, QuantizerIdentity,
+    SchemeTag, WeightCodec,
+};
 use crate::kernels::{LinearKernel, TorchDense};
 use crate::Result;
 
@@ -33,6 +36,14 @@ pub struct HalfQuantizer {
 }
 
 impl HalfQuantizer {
+    /// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
+    fn static_name(&self) -> &'static str {
+        match self.format {
+            HalfFormat::Fp16 => "fp16",
+            HalfFormat::Bf16 => "bf16",
+        }
+    }
+
     /// A quantizer for `format`.
     pub fn new(format: HalfFormat) -> Self {
         Self { format }
@@ -65,16 +76,9 @@ impl HalfQuantizer {
     }
 }
 
-impl Quantizer for HalfQuantizer {
+impl QuantizerIdentity for HalfQuantizer {
     fn name(&self) -> &str {
-        match self.format {
-            HalfFormat::Fp16 => "fp16",
-            HalfFormat::Bf16 => "bf16",
-        }
-    }
-
-    fn high_precision_storage(&self) -> &str {
-        self.name()
+        self.static_name()
     }
 
     fn description(&self) -> String {
@@ -86,7 +90,9 @@ impl Quantizer for HalfQuantizer {
         }
         .into()
     }
+}
 
+impl FakeQuantizer for HalfQuantizer {
     /// Every value is one of the format's 2^16 bit patterns.
     fn grid(&self) -> Grid {
         Grid {
@@ -95,16 +101,22 @@ impl Quantizer for HalfQuantizer {
         }
     }
 
-    fn bits_per_weight(&self) -> f64 {
-        16.0
-    }
-
     fn quantize_weight(&self, w: &Tensor) -> Tensor {
         self.round_trip(w)
     }
 
     fn quantize_activation(&self, x: &Tensor) -> Tensor {
         self.round_trip(x)
+    }
+}
+
+impl WeightCodec for HalfQuantizer {
+    fn high_precision_storage(&self) -> &str {
+        self.name()
+    }
+
+    fn bits_per_weight(&self) -> f64 {
+        16.0
     }
 
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {
@@ -123,30 +135,34 @@ impl Quantizer for HalfQuantizer {
             ));
         }
         Ok(PackedTensor {
-            scheme: self.name().into(),
+            scheme: SchemeTag::Builtin(self.static_name()),
             shape: w.size(),
             data: half_bits_le_bytes(self.name(), &rounded, self.kind())?,
         })
     }
 
     /// libtorch's matmul in the scheme's own dtype.
-    fn packed_kernel(&self) -> Option<&'static str> {
-        Some(match self.format {
+    fn kernel(&self) -> Option<KernelBinding<'_>> {
+        let name = match self.format {
             HalfFormat::Fp16 => "libtorch-fp16",
             HalfFormat::Bf16 => "libtorch-bf16",
-        })
-    }
-
-    fn load_kernel(&self, p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
-        if p.shape.len() != 2 {
-            return Ok(None);
-        }
-        let weight = self.unpack(p)?;
-        Ok(Some(Box::new(TorchDense::new(&weight, self.kind())?)))
+        };
+        Some(KernelBinding::new(name, |p| {
+            if p.shape.len() != 2 {
+                return Ok(None);
+            }
+            let weight = self.unpack(p)?;
+            let kernel: Box<dyn LinearKernel> = Box::new(TorchDense::new(&weight, self.kind())?);
+            Ok(Some(kernel))
+        }))
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
-        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+        check_packed(
+            &SchemeTag::Builtin(self.static_name()),
+            p,
+            Self::packed_len(&p.shape),
+        )?;
         half_bits_from_le_bytes(self.name(), &p.data, self.kind(), &p.shape)
     }
 }
@@ -203,7 +219,7 @@ mod tests {
             let w = Tensor::randn(shape, (Kind::Float, Device::Cpu)) * 3.0;
             for q in both() {
                 let p = q.pack(&w).unwrap();
-                assert_eq!(p.scheme, q.name());
+                assert_eq!(p.scheme.to_string(), q.name());
                 assert_eq!(p.data.len(), 2 * (shape[0] * shape[1]) as usize);
                 assert!(q.unpack(&p).unwrap().equal(&q.quantize_weight(&w)));
             }

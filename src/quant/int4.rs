@@ -23,8 +23,14 @@ use super::packing::{
     as_f32_rows, check_packed, finite_weight_values, half_bits_from_le_bytes, half_bits_le_bytes,
     quant_error, rows_cols, to_f32_vec,
 };
-use super::{Granularity, Grid, PackedTensor, Quantizer};
-use crate::experiment::QuantConfig;
+use super::{
+    FakeQuantizer, Granularity, Grid, KernelBinding, PackedTensor, Quantizer, QuantizerIdentity,
+    SchemeTag, WeightCodec,
+};
+
+/// Canonical registry name; packed tags add the group size ([`SchemeTag::Grouped`]).
+const NAME: &str = "int4";
+use super::QuantConfig;
 use crate::kernels::{LinearKernel, TorchInt4Pack};
 use crate::{Error, Result};
 
@@ -32,7 +38,7 @@ use crate::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Int4Quantizer {
     group_size: usize,
-    tag: String,
+    tag: SchemeTag,
 }
 
 impl Int4Quantizer {
@@ -40,13 +46,16 @@ impl Int4Quantizer {
     pub fn new(group_size: usize) -> Result<Self> {
         if group_size == 0 {
             return Err(quant_error(
-                "int4",
+                NAME,
                 "quant.group_size is 0; fix: set quant.group_size to a positive number such as 32",
             ));
         }
         Ok(Self {
             group_size,
-            tag: format!("int4/g{group_size}"),
+            tag: SchemeTag::Grouped {
+                scheme: NAME,
+                group_size,
+            },
         })
     }
 
@@ -116,9 +125,9 @@ impl Int4Quantizer {
     }
 }
 
-impl Quantizer for Int4Quantizer {
+impl QuantizerIdentity for Int4Quantizer {
     fn name(&self) -> &str {
-        "int4"
+        NAME
     }
 
     fn description(&self) -> String {
@@ -128,7 +137,9 @@ impl Quantizer for Int4Quantizer {
             self.group_size
         )
     }
+}
 
+impl FakeQuantizer for Int4Quantizer {
     /// Codes -7..=7 per group; re-quantization is exact because the fp16 step `delta` comes back
     /// exactly from `7 * delta / 7`.
     fn grid(&self) -> Grid {
@@ -138,14 +149,16 @@ impl Quantizer for Int4Quantizer {
         }
     }
 
-    /// 4 bits plus one 16-bit scale per group, for rows of 1024 weights.
-    fn bits_per_weight(&self) -> f64 {
-        4.0 + 16.0 * 1024usize.div_ceil(self.group_size) as f64 / 1024.0
-    }
-
     fn quantize_weight(&self, w: &Tensor) -> Tensor {
         let (codes, delta) = self.codes_and_steps(w);
         Self::dequantize(&codes, &delta, &w.size()).to_kind(w.kind())
+    }
+}
+
+impl WeightCodec for Int4Quantizer {
+    /// 4 bits plus one 16-bit scale per group, for rows of 1024 weights.
+    fn bits_per_weight(&self) -> f64 {
+        4.0 + 16.0 * 1024usize.div_ceil(self.group_size) as f64 / 1024.0
     }
 
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {
@@ -172,7 +185,7 @@ impl Quantizer for Int4Quantizer {
         let mut data = pack_nibbles(&codes);
         data.extend(half_bits_le_bytes(&self.tag, &delta, Kind::Half)?);
         Ok(PackedTensor {
-            scheme: self.tag.clone(),
+            scheme: self.tag,
             shape,
             data,
         })
@@ -180,18 +193,23 @@ impl Quantizer for Int4Quantizer {
 
     /// libtorch's `_weight_int4pack_mm_for_cpu` with bf16 activations where the groups and
     /// rows fit its tiles ([`TorchInt4Pack::supports`]).
-    fn packed_kernel(&self) -> Option<&'static str> {
-        Some("libtorch-int4pack-bf16")
-    }
-
-    fn load_kernel(&self, p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
-        let (rows, cols) = rows_cols(&p.shape);
-        if p.shape.len() != 2 || !TorchInt4Pack::supports(rows, cols, self.group_size) {
-            return Ok(None);
-        }
-        let (codes, scales) = self.codes_and_scales(p)?;
-        let kernel = TorchInt4Pack::new(&codes, &scales, rows, cols, self.group_size)?;
-        Ok(Some(Box::new(kernel)))
+    fn kernel(&self) -> Option<KernelBinding<'_>> {
+        let name = format!("libtorch-int4pack-g{}-bf16", self.group_size);
+        Some(KernelBinding::new(name, |p| {
+            let (rows, cols) = rows_cols(&p.shape);
+            if p.shape.len() != 2 || !TorchInt4Pack::supports(rows, cols, self.group_size) {
+                return Ok(None);
+            }
+            let (codes, scales) = self.codes_and_scales(p)?;
+            let kernel: Box<dyn LinearKernel> = Box::new(TorchInt4Pack::new(
+                &codes,
+                &scales,
+                rows,
+                cols,
+                self.group_size,
+            )?);
+            Ok(Some(kernel))
+        }))
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
@@ -300,7 +318,7 @@ mod tests {
                 let (rows, cols) = (shape[0] as usize, shape[1] as usize);
                 let expected = (rows * cols).div_ceil(2) + 2 * rows * cols.div_ceil(g);
                 assert_eq!(p.data.len(), expected, "shape {shape:?} group {g}");
-                assert_eq!(p.scheme, format!("int4/g{g}"));
+                assert_eq!(p.scheme.to_string(), format!("int4/g{g}"));
                 assert!(q.unpack(&p).unwrap().equal(&q.quantize_weight(&w)));
             }
         }

@@ -19,8 +19,14 @@ use super::packing::{
     as_f32_rows, check_packed, f32_from_le_bytes, f32_to_le_bytes, finite_weight_values, rows_cols,
     to_f32_vec,
 };
-use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize};
-use crate::experiment::QuantConfig;
+use super::{
+    FakeQuantizer, Granularity, Grid, KernelBinding, PackedTensor, Quantizer, QuantizerIdentity,
+    Requantize, SchemeTag, WeightCodec,
+};
+
+/// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
+const NAME: &str = "int8";
+use super::QuantConfig;
 use crate::kernels::{LinearKernel, TorchInt8Pack};
 use crate::{Error, Result};
 
@@ -64,7 +70,7 @@ impl Int8Quantizer {
     /// The codes (`rows * in`, row-major) and per-row steps of a packed int8 tensor; errors on
     /// a foreign tag, a wrong byte count or the unused code -128.
     pub fn codes_and_scales(&self, p: &PackedTensor) -> Result<(Vec<i8>, Vec<f32>)> {
-        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+        check_packed(&SchemeTag::Builtin(NAME), p, Self::packed_len(&p.shape))?;
         let (rows, cols) = rows_cols(&p.shape);
         let (code_bytes, scale_bytes) = p.data.split_at(rows * cols);
         if let Some(i) = code_bytes.iter().position(|&b| b as i8 == i8::MIN) {
@@ -78,15 +84,17 @@ impl Int8Quantizer {
     }
 }
 
-impl Quantizer for Int8Quantizer {
+impl QuantizerIdentity for Int8Quantizer {
     fn name(&self) -> &str {
-        "int8"
+        NAME
     }
 
     fn description(&self) -> String {
         "int8 (W8A8): symmetric per-channel absmax weights, 8-bit per-token activations".into()
     }
+}
 
+impl FakeQuantizer for Int8Quantizer {
     /// Codes -127..=127 per row.
     fn grid(&self) -> Grid {
         Grid {
@@ -100,11 +108,6 @@ impl Quantizer for Int8Quantizer {
         Requantize::UpToScaleRounding
     }
 
-    /// 8 bits plus one f32 scale per row of 1024 weights.
-    fn bits_per_weight(&self) -> f64 {
-        8.0 + 32.0 / 1024.0
-    }
-
     fn quantize_weight(&self, w: &Tensor) -> Tensor {
         let (codes, delta) = Self::codes_and_steps(w);
         Self::dequantize(&codes, &delta)
@@ -115,6 +118,13 @@ impl Quantizer for Int8Quantizer {
     fn quantize_activation(&self, x: &Tensor) -> Tensor {
         quantize_activation_int8_per_token(x)
     }
+}
+
+impl WeightCodec for Int8Quantizer {
+    /// 8 bits plus one f32 scale per row of 1024 weights.
+    fn bits_per_weight(&self) -> f64 {
+        8.0 + 32.0 / 1024.0
+    }
 
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {
         finite_weight_values(self.name(), w)?;
@@ -124,7 +134,7 @@ impl Quantizer for Int8Quantizer {
         let mut data: Vec<u8> = codes.iter().map(|&c| (c as i8) as u8).collect();
         data.extend(f32_to_le_bytes(&delta));
         Ok(PackedTensor {
-            scheme: self.name().into(),
+            scheme: SchemeTag::Builtin(NAME),
             shape: w.size(),
             data,
         })
@@ -132,19 +142,17 @@ impl Quantizer for Int8Quantizer {
 
     /// libtorch's `_weight_int8pack_mm` with bf16 activations where K is a multiple of 64
     /// ([`TorchInt8Pack::supports`]).
-    fn packed_kernel(&self) -> Option<&'static str> {
-        Some("libtorch-int8pack-bf16")
-    }
-
-    fn load_kernel(&self, p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
-        let (rows, cols) = rows_cols(&p.shape);
-        if p.shape.len() != 2 || !TorchInt8Pack::supports(rows, cols) {
-            return Ok(None);
-        }
-        let (codes, scales) = self.codes_and_scales(p)?;
-        Ok(Some(Box::new(TorchInt8Pack::new(
-            &codes, &scales, rows, cols,
-        )?)))
+    fn kernel(&self) -> Option<KernelBinding<'_>> {
+        Some(KernelBinding::new("libtorch-int8pack-bf16", |p| {
+            let (rows, cols) = rows_cols(&p.shape);
+            if p.shape.len() != 2 || !TorchInt8Pack::supports(rows, cols) {
+                return Ok(None);
+            }
+            let (codes, scales) = self.codes_and_scales(p)?;
+            let kernel: Box<dyn LinearKernel> =
+                Box::new(TorchInt8Pack::new(&codes, &scales, rows, cols)?);
+            Ok(Some(kernel))
+        }))
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {

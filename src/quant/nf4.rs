@@ -25,8 +25,14 @@ use tch::{Device, Kind, Tensor};
 use super::packing::{
     check_packed, f32_from_le_bytes, f32_to_le_bytes, finite_weight_values, quant_error, to_f32_vec,
 };
-use super::{Granularity, Grid, PackedTensor, Quantizer};
-use crate::experiment::QuantConfig;
+use super::{
+    FakeQuantizer, Granularity, Grid, PackedTensor, Quantizer, QuantizerIdentity, SchemeTag,
+    WeightCodec,
+};
+
+/// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
+const NAME: &str = "nf4";
+use super::QuantConfig;
 use crate::{Error, Result};
 
 /// The 16 NormalFloat4 levels, ascending (bitsandbytes' table).
@@ -102,9 +108,9 @@ impl Nf4Quantizer {
     }
 }
 
-impl Quantizer for Nf4Quantizer {
+impl QuantizerIdentity for Nf4Quantizer {
     fn name(&self) -> &str {
-        "nf4"
+        NAME
     }
 
     fn description(&self) -> String {
@@ -112,12 +118,9 @@ impl Quantizer for Nf4Quantizer {
          weights (f32), full-precision activations"
             .into()
     }
+}
 
-    /// 4 bits plus one f32 absmax per 64 weights.
-    fn bits_per_weight(&self) -> f64 {
-        4.0 + 32.0 / NF4_BLOCK as f64
-    }
-
+impl FakeQuantizer for Nf4Quantizer {
     fn grid(&self) -> Grid {
         Grid {
             granularity: Granularity::Block(NF4_BLOCK),
@@ -128,6 +131,13 @@ impl Quantizer for Nf4Quantizer {
     fn quantize_weight(&self, w: &Tensor) -> Tensor {
         let (indices, absmax) = Self::indices_and_absmax(w);
         Self::dequantize(&indices, &absmax, &w.size()).to_kind(w.kind())
+    }
+}
+
+impl WeightCodec for Nf4Quantizer {
+    /// 4 bits plus one f32 absmax per 64 weights.
+    fn bits_per_weight(&self) -> f64 {
+        4.0 + 32.0 / NF4_BLOCK as f64
     }
 
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {
@@ -142,14 +152,14 @@ impl Quantizer for Nf4Quantizer {
             .collect();
         data.extend(f32_to_le_bytes(&to_f32_vec(self.name(), &absmax)?));
         Ok(PackedTensor {
-            scheme: self.name().into(),
+            scheme: SchemeTag::Builtin(NAME),
             shape: w.size(),
             data,
         })
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
-        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+        check_packed(&SchemeTag::Builtin(NAME), p, Self::packed_len(&p.shape))?;
         let numel = p.numel();
         let blocks = numel.div_ceil(NF4_BLOCK);
         let (code_bytes, scale_bytes) = p.data.split_at(numel.div_ceil(2));

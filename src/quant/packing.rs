@@ -3,7 +3,7 @@
 //! matching scheme tag, exact byte count).
 use tch::{Kind, Tensor};
 
-use super::PackedTensor;
+use super::{PackedTensor, SchemeTag};
 use crate::{Error, Result};
 
 /// Rows and columns of a weight viewed as `[rows, in]`: the last dimension is `in` and all
@@ -24,7 +24,10 @@ pub fn as_f32_rows(w: &Tensor) -> Tensor {
 }
 
 /// Builds the error every quantizer returns, tagged with its scheme.
-pub fn quant_error(scheme: &str, message: impl Into<String>) -> Error {
+pub fn quant_error(
+    scheme: &(impl std::fmt::Display + ?Sized),
+    message: impl Into<String>,
+) -> Error {
     Error::Quantization {
         scheme: scheme.to_string(),
         message: message.into(),
@@ -32,14 +35,17 @@ pub fn quant_error(scheme: &str, message: impl Into<String>) -> Error {
 }
 
 /// Copies a tensor (any device, any float kind) into a flat f32 vector on the CPU.
-pub fn to_f32_vec(scheme: &str, t: &Tensor) -> Result<Vec<f32>> {
+pub fn to_f32_vec(scheme: &(impl std::fmt::Display + ?Sized), t: &Tensor) -> Result<Vec<f32>> {
     Vec::<f32>::try_from(&t.detach().flatten(0, -1))
         .map_err(|e| Error::torch(format!("copying a `{scheme}` tensor to the CPU"), e))
 }
 
 /// Copies a weight to the CPU as f32 values, refusing empty tensors and NaN/inf values with the
 /// position of the first bad value.
-pub fn finite_weight_values(scheme: &str, w: &Tensor) -> Result<Vec<f32>> {
+pub fn finite_weight_values(
+    scheme: &(impl std::fmt::Display + ?Sized),
+    w: &Tensor,
+) -> Result<Vec<f32>> {
     let shape = w.size();
     let values = to_f32_vec(scheme, w)?;
     if values.is_empty() {
@@ -76,7 +82,11 @@ pub fn f32_from_le_bytes(bytes: &[u8]) -> Vec<f32> {
 
 /// Converts a tensor to a 16-bit float `kind` (Half or BFloat16) and returns the raw bit
 /// patterns as little-endian bytes, 2 per value, on the CPU.
-pub fn half_bits_le_bytes(scheme: &str, t: &Tensor, kind: Kind) -> Result<Vec<u8>> {
+pub fn half_bits_le_bytes(
+    scheme: &(impl std::fmt::Display + ?Sized),
+    t: &Tensor,
+    kind: Kind,
+) -> Result<Vec<u8>> {
     let bits = t
         .detach()
         .flatten(0, -1)
@@ -92,7 +102,7 @@ pub fn half_bits_le_bytes(scheme: &str, t: &Tensor, kind: Kind) -> Result<Vec<u8
 /// Inverse of [`half_bits_le_bytes`]: 16-bit float bit patterns of `kind` to an f32 CPU tensor
 /// of `shape`.
 pub fn half_bits_from_le_bytes(
-    scheme: &str,
+    scheme: &(impl std::fmt::Display + ?Sized),
     bytes: &[u8],
     kind: Kind,
     shape: &[i64],
@@ -109,8 +119,8 @@ pub fn half_bits_from_le_bytes(
 }
 
 /// Checks that `p` was packed by `tag` and holds exactly `expected_len` bytes.
-pub fn check_packed(tag: &str, p: &PackedTensor, expected_len: usize) -> Result<()> {
-    if p.scheme != tag {
+pub fn check_packed(tag: &SchemeTag, p: &PackedTensor, expected_len: usize) -> Result<()> {
+    if p.scheme != *tag {
         return Err(quant_error(
             tag,
             format!(
@@ -197,16 +207,16 @@ mod tests {
     #[test]
     fn check_packed_refuses_wrong_tag_and_length() {
         let p = PackedTensor {
-            scheme: "int8".into(),
+            scheme: SchemeTag::Builtin("int8"),
             shape: vec![2, 2],
             data: vec![0; 12],
         };
-        assert!(check_packed("int8", &p, 12).is_ok());
-        assert!(check_packed("ternary", &p, 12)
+        assert!(check_packed(&SchemeTag::Builtin("int8"), &p, 12).is_ok());
+        assert!(check_packed(&SchemeTag::Builtin("ternary"), &p, 12)
             .unwrap_err()
             .to_string()
             .contains("int8"));
-        assert!(check_packed("int8", &p, 13)
+        assert!(check_packed(&SchemeTag::Builtin("int8"), &p, 13)
             .unwrap_err()
             .to_string()
             .contains("13"));

@@ -11,11 +11,11 @@
 use std::sync::Arc;
 
 use super::uniform::{self, UniformQuantizer};
+use super::QuantConfig;
 use super::{
     BinaryQuantizer, Fp32Quantizer, HalfQuantizer, Int4Quantizer, Int8Quantizer, Nf4Quantizer,
-    Quantizer, TernaryQuantizer,
+    Quantizer, SchemeTag, TernaryQuantizer,
 };
-use crate::experiment::QuantConfig;
 use crate::{Error, Result};
 
 /// Builds a quantizer from the trial's quantization settings.
@@ -129,38 +129,21 @@ pub fn resolve(cfg: &QuantConfig) -> Result<Arc<dyn Quantizer>> {
     }
 }
 
-/// Builds the quantizer that unpacks a [`super::PackedTensor`] tagged `tag`: a canonical name,
-/// optionally followed by `/g<group size>` (e.g. `int4/g32`), or a uniform layout tag
-/// (`uniform/b3/g64/sym`, see [`super::uniform`]).
-pub fn resolve_packed(tag: &str) -> Result<Arc<dyn Quantizer>> {
-    if tag.starts_with("uniform/") {
-        return Ok(Arc::new(UniformQuantizer::from_tag(tag)?));
-    }
-    let (scheme, group_size) = match tag.split_once("/g") {
-        Some((scheme, group)) => {
-            let group_size = group.parse::<usize>().map_err(|_| Error::Quantization {
-                scheme: scheme.to_string(),
-                message: format!(
-                    "packed tag `{tag}` has no valid group size after `/g`; the data is corrupt"
-                ),
-            })?;
-            (scheme, group_size)
-        }
-        None => (tag, QuantConfig::default().group_size),
+/// Builds the quantizer that unpacks a [`super::PackedTensor`] tagged `tag`: the registered
+/// scheme it names (with the tag's group size, or the default one), or the uniform unpacker of
+/// its layout (see [`super::uniform`]).
+pub fn resolve_packed(tag: &SchemeTag) -> Result<Arc<dyn Quantizer>> {
+    let (scheme, group_size) = match *tag {
+        SchemeTag::Uniform(layout) => return Ok(Arc::new(UniformQuantizer::from_layout(&layout)?)),
+        SchemeTag::Builtin(scheme) => (scheme, QuantConfig::default().group_size),
+        SchemeTag::Grouped { scheme, group_size } => (scheme, group_size),
     };
-    if !names().contains(&scheme) {
-        return Err(Error::UnknownQuantizer {
-            name: tag.to_string(),
-            known: known_list(),
-        });
-    }
-    let quantizer = resolve(&QuantConfig {
+    resolve(&QuantConfig {
         scheme: scheme.to_string(),
         group_size,
         uniform: None,
         ..Default::default()
-    })?;
-    Ok(quantizer)
+    })
 }
 
 /// "fp32, fp16, ... (aliases: 1.58bit = ternary, ...)", and how to declare another.
@@ -243,16 +226,17 @@ mod tests {
         .unwrap();
         let w = Tensor::randn([3, 40], (Kind::Float, Device::Cpu));
         let packed = int4.pack(&w).unwrap();
-        assert_eq!(packed.scheme, "int4/g16");
+        assert_eq!(packed.scheme.to_string(), "int4/g16");
         let unpacker = resolve_packed(&packed.scheme).unwrap();
         assert!(unpacker
             .unpack(&packed)
             .unwrap()
             .equal(&int4.quantize_weight(&w)));
-        assert_eq!(resolve_packed("ternary").unwrap().name(), "ternary");
-        assert!(resolve_packed("int4/gx").is_err());
+        let ternary: SchemeTag = "ternary".parse().unwrap();
+        assert_eq!(resolve_packed(&ternary).unwrap().name(), "ternary");
+        assert!("int4/gx".parse::<SchemeTag>().is_err());
         assert!(
-            resolve_packed("1.58bit").is_err(),
+            "1.58bit".parse::<SchemeTag>().is_err(),
             "packed tags use canonical names only"
         );
     }
@@ -276,7 +260,7 @@ mod tests {
         assert_eq!(q.name(), "int3_g16");
         let w = Tensor::randn([3, 40], (Kind::Float, Device::Cpu));
         let packed = q.pack(&w).unwrap();
-        assert_eq!(packed.scheme, "uniform/b3/g16/sym");
+        assert_eq!(packed.scheme.to_string(), "uniform/b3/g16/sym");
         let unpacker = resolve_packed(&packed.scheme).unwrap();
         assert!(unpacker
             .unpack(&packed)

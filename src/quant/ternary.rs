@@ -28,9 +28,17 @@ use tch::{Kind, Tensor};
 
 use super::int8::quantize_activation_int8_per_token;
 use super::packing::{check_packed, finite_weight_values, quant_error, to_f32_vec};
-use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize};
-use crate::experiment::QuantConfig;
-use crate::kernels::{LinearKernel, PackedTernary, Ternary2BitLayout, TernaryLayout};
+use super::{
+    FakeQuantizer, Granularity, Grid, KernelBinding, PackedTensor, Quantizer, QuantizerIdentity,
+    Requantize, SchemeTag, WeightCodec,
+};
+
+/// Canonical registry name, also this scheme's packed tag ([`SchemeTag::Builtin`]).
+const NAME: &str = "ternary";
+use super::QuantConfig;
+use crate::kernels::{
+    LinearKernel, PackedTernary, Ternary2BitLayout, TernaryFormat, TernaryLayout,
+};
 use crate::{Error, Result};
 
 /// BitNet b1.58 ternary weights (absmean, per tensor) with 8-bit per-token activations.
@@ -61,9 +69,9 @@ impl TernaryQuantizer {
     }
 }
 
-impl Quantizer for TernaryQuantizer {
+impl QuantizerIdentity for TernaryQuantizer {
     fn name(&self) -> &str {
-        "ternary"
+        NAME
     }
 
     fn description(&self) -> String {
@@ -71,7 +79,9 @@ impl Quantizer for TernaryQuantizer {
          activations"
             .into()
     }
+}
 
+impl FakeQuantizer for TernaryQuantizer {
     /// Codes -1, 0, 1 times one scale per tensor.
     fn grid(&self) -> Grid {
         Grid {
@@ -85,24 +95,6 @@ impl Quantizer for TernaryQuantizer {
         Requantize::SameCodes
     }
 
-    /// 2 bits per weight plus one f32 scale per 1024x1024 tensor.
-    fn bits_per_weight(&self) -> f64 {
-        2.0 + 32.0 / (1024.0 * 1024.0)
-    }
-
-    /// bitlab's 2-bit integer kernel ([`crate::kernels::Ternary2Bit`], loaded by
-    /// [`packed_ternary_kernel`]); the name gains the
-    /// backend (`-avx2` or `-portable`) where a measurement records it.
-    fn packed_kernel(&self) -> Option<&'static str> {
-        Some("bitlab-ternary-2bit")
-    }
-
-    fn load_kernel(&self, p: &PackedTensor) -> Result<Option<Box<dyn LinearKernel>>> {
-        Ok(Some(Box::new(packed_ternary_kernel::<Ternary2BitLayout>(
-            p,
-        )?)))
-    }
-
     fn quantize_weight(&self, w: &Tensor) -> Tensor {
         let (codes, s) = Self::codes_and_scale(w);
         (codes / s).to_kind(w.kind())
@@ -110,6 +102,24 @@ impl Quantizer for TernaryQuantizer {
 
     fn quantize_activation(&self, x: &Tensor) -> Tensor {
         quantize_activation_int8_per_token(x)
+    }
+}
+
+impl WeightCodec for TernaryQuantizer {
+    /// 2 bits per weight plus one f32 scale per 1024x1024 tensor.
+    fn bits_per_weight(&self) -> f64 {
+        2.0 + 32.0 / (1024.0 * 1024.0)
+    }
+
+    /// bitlab's 2-bit integer kernel ([`crate::kernels::Ternary2Bit`], loaded by
+    /// [`packed_ternary_kernel`]), named by its layout; the name gains the backend (`-avx2` or
+    /// `-portable`) where a measurement records it.
+    fn kernel(&self) -> Option<KernelBinding<'_>> {
+        Some(KernelBinding::new(Ternary2BitLayout::KERNEL_NAME, |p| {
+            let kernel: Box<dyn LinearKernel> =
+                Box::new(packed_ternary_kernel::<Ternary2BitLayout>(p)?);
+            Ok(Some(kernel))
+        }))
     }
 
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {
@@ -123,14 +133,14 @@ impl Quantizer for TernaryQuantizer {
         let mut data = pack_ternary_2bit(&codes)?;
         data.extend(s.to_le_bytes());
         Ok(PackedTensor {
-            scheme: self.name().into(),
+            scheme: SchemeTag::Builtin(NAME),
             shape: w.size(),
             data,
         })
     }
 
     fn unpack(&self, p: &PackedTensor) -> Result<Tensor> {
-        check_packed(self.name(), p, Self::packed_len(&p.shape))?;
+        check_packed(&SchemeTag::Builtin(NAME), p, Self::packed_len(&p.shape))?;
         let (code_bytes, scale_bytes) = p.data.split_at(p.data.len() - 4);
         let codes = unpack_ternary_2bit(code_bytes, p.numel())?;
         let s = f32::from_le_bytes([
@@ -164,7 +174,7 @@ pub fn packed_ternary_kernel<L: TernaryLayout>(p: &PackedTensor) -> Result<Packe
         _ => None,
     };
     let (rows, cols) = match shape {
-        Some(shape) if p.scheme == "ternary" && p.data.len() == expected => shape,
+        Some(shape) if p.scheme == SchemeTag::Builtin(NAME) && p.data.len() == expected => shape,
         _ => {
             return Err(PackedTernary::<L>::layout_error(format!(
                 "expected a 2-D `ternary` tensor of {expected} bytes, got scheme `{}`, shape {:?}, \
@@ -267,7 +277,7 @@ mod tests {
         let mut corrupt = packed.clone();
         corrupt.data[0] |= 0b11;
         assert!(packed_ternary_kernel::<L>(&corrupt).is_err());
-        corrupt.scheme = "int8".into();
+        corrupt.scheme = SchemeTag::Builtin("int8");
         assert!(packed_ternary_kernel::<L>(&corrupt).is_err());
         let mut flat = packed.clone();
         flat.shape = vec![(rows * cols) as i64];

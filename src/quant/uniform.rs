@@ -49,7 +49,10 @@ use super::packing::{
     as_f32_rows, check_packed, f32_from_le_bytes, f32_to_le_bytes, finite_weight_values,
     quant_error, rows_cols, to_f32_vec,
 };
-use super::{Granularity, Grid, PackedTensor, Quantizer, Requantize};
+use super::{
+    FakeQuantizer, Granularity, Grid, PackedTensor, Quantizer, QuantizerIdentity, Requantize,
+    SchemeTag, UniformLayout, WeightCodec,
+};
 use crate::{Error, Result};
 
 /// Clip ratios tried by `scale = "mse"`, largest first.
@@ -110,7 +113,7 @@ pub struct UniformQuantizer {
     name: String,
     spec: UniformSpec,
     granularity: Granularity,
-    tag: String,
+    tag: SchemeTag,
 }
 
 impl UniformQuantizer {
@@ -164,15 +167,11 @@ impl UniformQuantizer {
                     .into(),
             ));
         }
-        let layout = match granularity {
-            Granularity::Group(g) => format!("g{g}"),
-            other => other.to_string(),
-        };
-        let tag = format!(
-            "uniform/b{}/{layout}/{}",
-            spec.bits,
-            if spec.symmetric { "sym" } else { "asym" }
-        );
+        let tag = SchemeTag::Uniform(UniformLayout {
+            bits: spec.bits,
+            granularity,
+            symmetric: spec.symmetric,
+        });
         Ok(Self {
             name: name.to_string(),
             spec: spec.clone(),
@@ -181,55 +180,28 @@ impl UniformQuantizer {
         })
     }
 
-    /// Rebuilds the unpacker of a packed tag `uniform/b<bits>/<layout>/<sym|asym>`.
-    pub fn from_tag(tag: &str) -> Result<Self> {
-        let corrupt = || {
-            quant_error(
-                tag,
-                "not a uniform layout tag (expected uniform/b<bits>/<tensor|channel|g<N>>/<sym|asym>); \
-                 the data is corrupt",
-            )
+    /// Rebuilds the unpacker of a packed uniform layout (tag `uniform/b<bits>/<layout>/<sym|asym>`,
+    /// parsed by [`SchemeTag`]); errors when the layout is not one [`UniformQuantizer::new`]
+    /// accepts (the data is corrupt).
+    pub fn from_layout(layout: &UniformLayout) -> Result<Self> {
+        let (granularity, group_size) = match layout.granularity {
+            Granularity::Group(g) => (UniformGranularity::Group, Some(g)),
+            Granularity::Channel => (UniformGranularity::Channel, None),
+            _ => (UniformGranularity::Tensor, None),
         };
-        let parts: Vec<&str> = tag.split('/').collect();
-        let [kind, bits, layout, symmetry] = parts.as_slice() else {
-            return Err(corrupt());
-        };
-        let bits: u32 = bits
-            .strip_prefix('b')
-            .and_then(|b| b.parse().ok())
-            .ok_or_else(corrupt)?;
-        let (granularity, group_size) = match *layout {
-            "tensor" => (UniformGranularity::Tensor, None),
-            "channel" => (UniformGranularity::Channel, None),
-            g => (
-                UniformGranularity::Group,
-                Some(
-                    g.strip_prefix('g')
-                        .and_then(|g| g.parse().ok())
-                        .ok_or_else(corrupt)?,
-                ),
-            ),
-        };
-        let symmetric = match *symmetry {
-            "sym" => true,
-            "asym" => false,
-            _ => return Err(corrupt()),
-        };
-        if *kind != "uniform" {
-            return Err(corrupt());
-        }
         let spec = UniformSpec {
-            bits,
+            bits: layout.bits,
             granularity,
             group_size,
-            symmetric,
+            symmetric: layout.symmetric,
             scale: ScaleRule::Absmax,
         };
-        let unpacker = Self::new("uniform", &spec)?;
-        if unpacker.tag != tag {
-            return Err(corrupt());
-        }
-        Ok(unpacker)
+        Self::new("uniform", &spec).map_err(|e| {
+            quant_error(
+                &SchemeTag::Uniform(*layout),
+                format!("not a layout this version writes ({e}); the data is corrupt"),
+            )
+        })
     }
 
     /// The definition this quantizer was built from.
@@ -238,8 +210,8 @@ impl UniformQuantizer {
     }
 
     /// The packed tag (storage layout), e.g. `uniform/b3/g64/sym`.
-    pub fn tag(&self) -> &str {
-        &self.tag
+    pub fn tag(&self) -> SchemeTag {
+        self.tag
     }
 
     /// Largest symmetric code `q = 2^(b-1) - 1`, or largest asymmetric code `2^b - 1`.
@@ -390,7 +362,7 @@ fn granularity_word(g: UniformGranularity) -> &'static str {
     }
 }
 
-impl Quantizer for UniformQuantizer {
+impl QuantizerIdentity for UniformQuantizer {
     fn name(&self) -> &str {
         &self.name
     }
@@ -413,15 +385,9 @@ impl Quantizer for UniformQuantizer {
             self.granularity
         )
     }
+}
 
-    /// `bits` plus a 32-bit step (and an 8-bit zero point when asymmetric) per block of a
-    /// `[1024, 1024]` weight.
-    fn bits_per_weight(&self) -> f64 {
-        let numel = 1024.0 * 1024.0;
-        let per_block = if self.spec.symmetric { 32.0 } else { 40.0 };
-        f64::from(self.spec.bits) + per_block * self.block_count(&[1024, 1024]) as f64 / numel
-    }
-
+impl FakeQuantizer for UniformQuantizer {
     fn grid(&self) -> Grid {
         let codes = 1u64 << self.spec.bits;
         Grid {
@@ -449,6 +415,16 @@ impl Quantizer for UniformQuantizer {
         let (codes, step, zero) = self.quantize_blocks(w);
         self.unblock(&self.dequantize(&codes, &step, &zero), &w.size())
             .to_kind(w.kind())
+    }
+}
+
+impl WeightCodec for UniformQuantizer {
+    /// `bits` plus a 32-bit step (and an 8-bit zero point when asymmetric) per block of a
+    /// `[1024, 1024]` weight.
+    fn bits_per_weight(&self) -> f64 {
+        let numel = 1024.0 * 1024.0;
+        let per_block = if self.spec.symmetric { 32.0 } else { 40.0 };
+        f64::from(self.spec.bits) + per_block * self.block_count(&[1024, 1024]) as f64 / numel
     }
 
     fn pack(&self, w: &Tensor) -> Result<PackedTensor> {
@@ -487,7 +463,7 @@ impl Quantizer for UniformQuantizer {
             );
         }
         Ok(PackedTensor {
-            scheme: self.tag.clone(),
+            scheme: self.tag,
             shape,
             data,
         })
@@ -596,7 +572,7 @@ mod tests {
         let expected = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 1.0]).view([1, 4]);
         assert!(q.quantize_weight(&w).equal(&expected));
         let p = q.pack(&w).unwrap();
-        assert_eq!(p.scheme, "uniform/b2/channel/asym");
+        assert_eq!(p.scheme.to_string(), "uniform/b2/channel/asym");
         assert_eq!(p.data, vec![0b01_11_10_01, 0, 0, 0x80, 0x3f, 0]);
     }
 
@@ -653,15 +629,26 @@ mod tests {
             spec(8, UniformGranularity::Tensor, None),
         ] {
             let q = UniformQuantizer::new("n", &s).unwrap();
-            assert_eq!(UniformQuantizer::from_tag(q.tag()).unwrap().tag(), q.tag());
+            let SchemeTag::Uniform(layout) = q.tag() else {
+                panic!(
+                    "a uniform quantizer's tag is a uniform layout, got {}",
+                    q.tag()
+                );
+            };
+            assert_eq!(
+                UniformQuantizer::from_layout(&layout).unwrap().tag(),
+                q.tag()
+            );
+            assert_eq!(q.tag().to_string().parse::<SchemeTag>().unwrap(), q.tag());
         }
-        for bad in [
-            "uniform/b3/g64",
-            "uniform/b9/tensor/sym",
-            "uniform/b3/g0/sym",
-            "x/b3/tensor/sym",
-        ] {
-            assert!(UniformQuantizer::from_tag(bad).is_err(), "{bad}");
+        for bad in ["uniform/b9/tensor/sym", "uniform/b3/g0/sym"] {
+            let SchemeTag::Uniform(layout) = bad.parse::<SchemeTag>().unwrap() else {
+                panic!("`{bad}` parses as a uniform layout");
+            };
+            assert!(UniformQuantizer::from_layout(&layout).is_err(), "{bad}");
+        }
+        for bad in ["uniform/b3/g64", "x/b3/tensor/sym"] {
+            assert!(bad.parse::<SchemeTag>().is_err(), "{bad}");
         }
     }
 }

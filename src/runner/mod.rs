@@ -16,9 +16,8 @@ pub use prepared_data::{DataCache, PreparedData};
 pub use training_measurements::measure_training;
 pub use trial::run_trial;
 
-use crate::experiment::{canonical_hash, Experiment, TrialConfig};
+use crate::experiment::{Experiment, ResolvedTrial};
 use crate::measure::capture_environment;
-use crate::quant::registry;
 use crate::store::Store;
 use crate::train::{install_interrupt_handler, SweepProgress};
 use crate::{Error, Result};
@@ -54,38 +53,10 @@ pub struct SweepSummary {
     pub failed: Vec<(String, String)>,
 }
 
-/// A trial ready to run: its configuration with the quantizer name made canonical, and its hash.
-#[derive(Debug, Clone)]
-pub struct PlannedTrial {
-    /// Resolved configuration.
-    pub config: TrialConfig,
-    /// Canonical hash (the trial's identity in the store).
-    pub hash: String,
-    /// Human label from the swept axes.
-    pub label: String,
-}
-
-/// Resolves every trial's quantizer (so an unknown name fails before anything trains) and
-/// hashes the canonical configuration, so `1.58bit` and `ternary` are the same trial.
-pub fn plan(experiment: &Experiment) -> Result<Vec<PlannedTrial>> {
-    experiment
-        .trials
-        .iter()
-        .map(|trial| {
-            let mut config = trial.config.clone();
-            let quantizer = registry::resolve(&config.quant).map_err(|e| Error::Config {
-                path: experiment.path.clone(),
-                message: format!("trial `{}`: {e}", trial.label),
-            })?;
-            config.quant.scheme = quantizer.name().to_string();
-            Ok(PlannedTrial {
-                hash: canonical_hash(&config),
-                label: trial.label.clone(),
-                config,
-            })
-        })
-        .collect()
-}
+/// A trial ready to run: the experiment's [`ResolvedTrial`] (canonical configuration, its
+/// quantizer, its one hash), resolved when the file was parsed; the runner never resolves or
+/// hashes a trial again.
+pub type PlannedTrial = ResolvedTrial;
 
 /// Runs `f`, turning a panic into an error. tch panics when libtorch throws (a shape error, an
 /// unsupported kernel option); one trial's exception must not end the sweep, so it becomes that
@@ -119,7 +90,7 @@ fn catch_panics<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 /// Runs every trial of `experiment` that is not yet done, recording results in `opts.db`.
 pub fn run_sweep(experiment: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     install_interrupt_handler();
-    let planned = plan(experiment)?;
+    let planned = &experiment.trials;
     let store = Store::open(&opts.db)?;
     let experiment_id = store.upsert_experiment(
         &experiment.name,
@@ -138,7 +109,7 @@ pub fn run_sweep(experiment: &Experiment, opts: &RunOptions) -> Result<SweepSumm
         ..Default::default()
     };
     let mut todo = Vec::new();
-    for trial in &planned {
+    for trial in planned {
         let config_json = serde_json::to_string(&trial.config).expect("trial config serializes");
         let row = store.ensure_trial(experiment_id, &trial.hash, &config_json, &trial.label)?;
         if row.status == "done" {
@@ -229,42 +200,5 @@ mod tests {
         }
         // The panic hook is restored afterwards.
         assert!(std::panic::catch_unwind(|| ()).is_ok());
-    }
-
-    #[test]
-    fn plan_makes_quantizer_aliases_the_same_trial() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/experiments/smoke.toml"
-        ))
-        .unwrap();
-        let path = std::path::Path::new("smoke.toml");
-        let with_alias = text.replace("\"ternary\"", "\"1.58bit\"");
-        let a = plan(&Experiment::parse(&text, path).unwrap()).unwrap();
-        let b = plan(&Experiment::parse(&with_alias, path).unwrap()).unwrap();
-        assert_eq!(
-            a.iter().map(|t| &t.hash).collect::<Vec<_>>(),
-            b.iter().map(|t| &t.hash).collect::<Vec<_>>()
-        );
-        assert_eq!(b[2].config.quant.scheme, "ternary");
-    }
-
-    #[test]
-    fn an_unknown_quantizer_fails_before_anything_runs_and_lists_the_known_ones() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/experiments/smoke.toml"
-        ))
-        .unwrap();
-        let text = text.replace("\"int8\"", "\"int3\"");
-        let err = plan(&Experiment::parse(&text, std::path::Path::new("smoke.toml")).unwrap())
-            .unwrap_err();
-        let message = err.to_string();
-        assert!(
-            message.contains("int3")
-                && message.contains("ternary")
-                && message.contains("smoke.toml"),
-            "{message}"
-        );
     }
 }

@@ -13,7 +13,6 @@ use crate::model::{
     build_model, count_parameters, export_artifact, load_artifact, load_inference,
     pretrained_config, ArtifactConfig, InferenceOptions, QuantMode, WeightSource,
 };
-use crate::quant::registry;
 use crate::store::{ArtifactRecord, Metric, MetricKey, TrialResults};
 use crate::train::{evaluate, train, TrialProgress};
 use crate::Result;
@@ -162,7 +161,7 @@ fn train_checkpoint(
     progress: &TrialProgress,
 ) -> Result<TrainingRecord> {
     let cfg = &trial.config;
-    let quantizer = registry::resolve(&cfg.quant)?;
+    let quantizer = trial.quantizer.clone();
     let mut vs = nn::VarStore::new(opts.device);
     let model = build_model(
         &mut vs,
