@@ -95,6 +95,9 @@ pub fn measure_inference(
 pub struct PackedAgreement {
     /// Share of examples where both predict the same class.
     pub agreement: f64,
+    /// Share of examples the packed model classifies correctly (its test accuracy when the
+    /// split is the test split).
+    pub packed_accuracy: f64,
     /// Largest absolute logit difference over all examples and classes.
     pub max_logit_diff: f64,
     /// Bytes of quantized-layer weights the packed model keeps resident.
@@ -105,11 +108,13 @@ pub struct PackedAgreement {
 }
 
 impl PackedAgreement {
-    /// As trial metrics: [`MetricKey::PackedAgreement`], [`MetricKey::PackedMaxLogitDiff`],
+    /// As trial metrics: [`MetricKey::PackedAgreement`], [`MetricKey::PackedTestAccuracy`],
+    /// [`MetricKey::PackedMaxLogitDiff`],
     /// [`MetricKey::PackedResidentQuantizedBytes`] and [`MetricKey::EnergyEstimatePjPerToken`].
     pub fn metrics(&self) -> Vec<Metric> {
         [
             (MetricKey::PackedAgreement, self.agreement),
+            (MetricKey::PackedTestAccuracy, self.packed_accuracy),
             (MetricKey::PackedMaxLogitDiff, self.max_logit_diff),
             (
                 MetricKey::PackedResidentQuantizedBytes,
@@ -145,7 +150,7 @@ pub fn compare_packed_with_reference(
             packed.kernel_name()
         )));
     };
-    let (mut same, mut total, mut max_diff) = (0usize, 0usize, 0f64);
+    let (mut same, mut correct, mut total, mut max_diff) = (0usize, 0usize, 0usize, 0f64);
     for batch in split.batches(batch_size, None) {
         check_interrupted()?;
         let reference = tch::no_grad(|| {
@@ -156,17 +161,15 @@ pub fn compare_packed_with_reference(
         let got = packed.forward(&batch.ids, &batch.mask)?;
         let diff = (&got - &reference).abs().max().double_value(&[]);
         max_diff = max_diff.max(diff);
-        let agree = got
-            .argmax(-1, false)
-            .eq_tensor(&reference.argmax(-1, false))
-            .to_kind(Kind::Int64)
-            .sum(Kind::Int64)
-            .int64_value(&[]);
-        same += agree as usize;
+        let predicted = got.argmax(-1, false);
+        let count = |hits: tch::Tensor| hits.to_kind(Kind::Int64).sum(Kind::Int64).int64_value(&[]);
+        same += count(predicted.eq_tensor(&reference.argmax(-1, false))) as usize;
+        correct += count(predicted.eq_tensor(&batch.labels)) as usize;
         total += batch.labels.size()[0] as usize;
     }
     Ok(PackedAgreement {
         agreement: same as f64 / total.max(1) as f64,
+        packed_accuracy: correct as f64 / total.max(1) as f64,
         max_logit_diff: max_diff,
         resident_quantized_bytes,
         energy_estimate_pj_per_token: matmul_energy_pj_per_token(packed.kernels()),
@@ -220,6 +223,19 @@ mod tests {
             "{result:?} scale {scale}"
         );
         assert!(result.resident_quantized_bytes > 0);
+        // Every label is 0: the packed accuracy is the share of packed predictions of class 0.
+        let predicted_zero = packed
+            .forward(&split.ids, &split.mask)
+            .unwrap()
+            .argmax(-1, false)
+            .eq(0)
+            .to_kind(Kind::Double)
+            .mean(Kind::Double)
+            .double_value(&[]);
+        assert!(
+            (result.packed_accuracy - predicted_zero).abs() < 1e-9,
+            "{result:?} vs {predicted_zero}"
+        );
         // Every quantized weight is one int8 add per token (0.007 pJ): 4 d^2 + 2 d d_ff each block.
         let m = &loaded.config.trial.model;
         let weights = m.layers * (4 * m.d_model * m.d_model + 2 * m.d_model * m.d_ff);
@@ -233,6 +249,7 @@ mod tests {
             keys,
             [
                 MetricKey::PackedAgreement,
+                MetricKey::PackedTestAccuracy,
                 MetricKey::PackedMaxLogitDiff,
                 MetricKey::PackedResidentQuantizedBytes,
                 MetricKey::EnergyEstimatePjPerToken

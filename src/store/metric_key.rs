@@ -75,6 +75,9 @@ metric_keys! {
     BitsPerQuantizedWeight = "bits_per_quantized_weight",
     /// Share of test examples where the packed model predicts what the reference predicts.
     PackedAgreement = "packed_agreement",
+    /// Test-split accuracy of the packed model (the model that ships), a fraction in [0, 1];
+    /// beside [`MetricKey::TestAccuracy`], which the fake-quantized reference scores.
+    PackedTestAccuracy = "packed_test_accuracy",
     /// Largest absolute logit difference between the packed model and the reference.
     PackedMaxLogitDiff = "packed_max_logit_diff",
     /// Bytes of quantized-layer weights the packed model keeps resident.
