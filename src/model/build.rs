@@ -4,8 +4,8 @@ use super::bert::BertShape;
 use super::linear::Linear;
 use super::pretrained::{self, BertConfig};
 use super::{ArtifactConfig, BertClassifier, Classifier, QuantLinear, SequenceClassifier};
-use crate::experiment::{QuantConfig, TrialConfig};
-use crate::quant::{registry, Quantizer};
+use crate::experiment::TrialConfig;
+use crate::quant::{registry, QuantConfig, Quantizer};
 use crate::{Error, Result};
 use std::path::Path;
 use std::sync::Arc;
@@ -196,7 +196,7 @@ pub fn count_parameters(vs: &nn::VarStore) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::LoraConfig;
+    use crate::model::LoraConfig;
     use crate::model::{export_artifact, load_artifact, smoke_trial, ModelDims, QuantMode};
     use tch::{Device, Kind, Tensor};
 

@@ -14,8 +14,8 @@ use super::{
     WeightSource,
 };
 use crate::artifact::{Artifact, ArtifactSummary, ArtifactTensor};
-use crate::experiment::{QuantConfig, TrialConfig};
-use crate::quant::{registry, Quantizer};
+use crate::experiment::TrialConfig;
+use crate::quant::{registry, QuantConfig, Quantizer};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -330,9 +330,9 @@ pub(crate) fn load_reference(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::QuantConfig;
     use crate::model::QuantMode;
     use crate::model::{random_classifier, smoke_trial, Classifier};
+    use crate::quant::QuantConfig;
     use tch::{Kind, Tensor};
 
     /// The reloaded artifact computes what the trained QAT model computes, for every registered

@@ -312,8 +312,9 @@ impl InferenceModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::{LoraConfig, TrialConfig};
+    use crate::experiment::TrialConfig;
     use crate::model::pretrained::BertConfig;
+    use crate::model::LoraConfig;
     use crate::model::{
         build_model, export_artifact, load_artifact, Classifier, LoadedModel, ModelDims, QuantMode,
         WeightSource,
