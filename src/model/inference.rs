@@ -159,7 +159,7 @@ fn build_packed(
         message,
     };
     let trial = &config.trial;
-    let role = |name: &str| variable_role(trial, name);
+    let role = |name: &str| variable_role(&trial.model, name);
     let mut quantized: HashMap<&str, &PackedTensor> = artifact
         .tensors
         .iter()
