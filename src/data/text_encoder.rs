@@ -22,7 +22,7 @@ use tokenizers::{AddedToken, PostProcessor, Tokenizer, TruncationParams};
 use super::batching::EncodedSplit;
 use super::dataset::{Dataset, Example};
 use super::normalize::Normalizer;
-use crate::experiment::{DatasetConfig, TokenizerKind};
+use super::{DatasetConfig, TokenizerKind};
 use crate::{Error, Result};
 
 /// Special tokens of trained tokenizers, in id order (`[PAD]` is id 0).
@@ -368,7 +368,7 @@ fn tokenizer_error(dataset: &str, doing: &str, error: tokenizers::Error) -> Erro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::TokenizerConfig;
+    use crate::data::TokenizerConfig;
 
     fn toy_dataset() -> Dataset {
         let words = [

@@ -3,9 +3,9 @@
 //! Generic over its [`Linear`] operation: the same block trains with [`QuantLinear`] and runs
 //! packed kernels with [`super::PackedLinear`].
 use super::linear::{Linear, Pass};
+use super::ModelConfig;
 use super::{QuantLinear, RmsNorm};
 use crate::attention::{AttentionInput, AttentionKind};
-use crate::experiment::ModelConfig;
 use crate::{Error, Result};
 use tch::{nn, Tensor};
 

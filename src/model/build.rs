@@ -3,9 +3,10 @@
 use super::bert::BertShape;
 use super::linear::Linear;
 use super::pretrained::{self, BertConfig};
-use super::{ArtifactConfig, BertClassifier, Classifier, QuantLinear, SequenceClassifier};
-use crate::experiment::{QuantConfig, TrialConfig};
-use crate::quant::{registry, Quantizer};
+use super::{
+    ArtifactConfig, BertClassifier, Classifier, ModelConfig, QuantLinear, SequenceClassifier,
+};
+use crate::quant::{registry, QuantConfig, Quantizer};
 use crate::{Error, Result};
 use std::path::Path;
 use std::sync::Arc;
@@ -43,9 +44,9 @@ pub fn is_adapter_variable(name: &str) -> bool {
     name.ends_with(super::lora::LORA_A) || name.ends_with(super::lora::LORA_B)
 }
 
-/// The role of variable `name` in a model of `trial`'s family.
-pub fn variable_role(trial: &TrialConfig, name: &str) -> VariableRole {
-    let pretrained = trial.model.pretrained.is_some();
+/// The role of variable `name` in a model of `model`'s family.
+pub fn variable_role(model: &ModelConfig, name: &str) -> VariableRole {
+    let pretrained = model.pretrained.is_some();
     if is_adapter_variable(name) {
         VariableRole::Adapter
     } else if (pretrained && BertClassifier::is_quantized_weight(name))
@@ -77,10 +78,10 @@ pub fn embedding_quantizer(quant: &QuantConfig) -> Result<Option<Arc<dyn Quantiz
         .transpose()
 }
 
-/// Reads the pretrained checkpoint's `config.json` for `trial` (None when it trains from
+/// Reads the pretrained checkpoint's `config.json` for `model` (None when it trains from
 /// scratch), checking the checkpoint's files first.
-pub fn pretrained_config(trial: &TrialConfig, datasets_dir: &Path) -> Result<Option<BertConfig>> {
-    let Some(name) = &trial.model.pretrained else {
+pub fn pretrained_config(model: &ModelConfig, datasets_dir: &Path) -> Result<Option<BertConfig>> {
+    let Some(name) = &model.pretrained else {
         return Ok(None);
     };
     let model = pretrained::require(name)?;
@@ -196,7 +197,7 @@ pub fn count_parameters(vs: &nn::VarStore) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::LoraConfig;
+    use crate::model::LoraConfig;
     use crate::model::{export_artifact, load_artifact, smoke_trial, ModelDims, QuantMode};
     use tch::{Device, Kind, Tensor};
 

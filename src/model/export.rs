@@ -10,12 +10,12 @@
 //! otherwise (merging would move the weights off the quantizer's grid); the header records which.
 use super::pretrained::BertConfig;
 use super::{
-    build_model, embedding_quantizer, variable_role, ModelDims, SequenceClassifier, VariableRole,
-    WeightSource,
+    build_model, embedding_quantizer, variable_role, LoraConfig, ModelDims, SequenceClassifier,
+    VariableRole, WeightSource,
 };
 use crate::artifact::{Artifact, ArtifactSummary, ArtifactTensor};
-use crate::experiment::{QuantConfig, TrialConfig};
-use crate::quant::{registry, Quantizer};
+use crate::experiment::TrialConfig;
+use crate::quant::{registry, QuantConfig, Quantizer};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -212,15 +212,15 @@ pub struct LoadedModel {
 }
 
 /// The variables of `vs` as the artifact stores them: adapters merged into their base weight
-/// when `merge` is set (and then left out), sorted by name.
-fn export_variables(vs: &nn::VarStore, trial: &TrialConfig, merge: bool) -> Vec<(String, Tensor)> {
+/// (scaled by `lora`'s alpha / rank) when `merge` is set (and then left out), sorted by name.
+fn export_variables(vs: &nn::VarStore, lora: &LoraConfig, merge: bool) -> Vec<(String, Tensor)> {
     let mut variables: HashMap<String, Tensor> = vs
         .variables()
         .into_iter()
         .map(|(name, t)| (name, t.detach().to_device(Device::Cpu)))
         .collect();
     if merge {
-        let scaling = trial.lora.alpha / trial.lora.rank.max(1) as f64;
+        let scaling = lora.alpha / lora.rank.max(1) as f64;
         let layers: Vec<String> = variables
             .keys()
             .filter_map(|n| n.strip_suffix(&format!(".{}", super::lora::LORA_A)))
@@ -260,8 +260,8 @@ pub fn export_artifact(
     header.merged_lora = merge;
     let mut tensors = Vec::new();
     let (mut quantized_bytes, mut quantized_weights, mut adapter_bytes) = (0u64, 0u64, 0u64);
-    for (name, tensor) in export_variables(vs, trial, merge) {
-        let packed = match variable_role(trial, &name) {
+    for (name, tensor) in export_variables(vs, &trial.lora, merge) {
+        let packed = match variable_role(&trial.model, &name) {
             VariableRole::Quantized => {
                 let packed = quantizer.pack(&tensor)?;
                 quantized_bytes += packed.data.len() as u64;
@@ -330,9 +330,9 @@ pub(crate) fn load_reference(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::QuantConfig;
     use crate::model::QuantMode;
     use crate::model::{random_classifier, smoke_trial, Classifier};
+    use crate::quant::QuantConfig;
     use tch::{Kind, Tensor};
 
     /// The reloaded artifact computes what the trained QAT model computes, for every registered

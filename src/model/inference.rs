@@ -159,7 +159,7 @@ fn build_packed(
         message,
     };
     let trial = &config.trial;
-    let role = |name: &str| variable_role(trial, name);
+    let role = |name: &str| variable_role(&trial.model, name);
     let mut quantized: HashMap<&str, &PackedTensor> = artifact
         .tensors
         .iter()
@@ -312,8 +312,9 @@ impl InferenceModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::{LoraConfig, TrialConfig};
+    use crate::experiment::TrialConfig;
     use crate::model::pretrained::BertConfig;
+    use crate::model::LoraConfig;
     use crate::model::{
         build_model, export_artifact, load_artifact, Classifier, LoadedModel, ModelDims, QuantMode,
         WeightSource,

@@ -2,7 +2,7 @@
 //! ternary bases: `y = base(x) + B(A(dropout(x))) * alpha / r`, `A` `[r, in]` Kaiming-uniform
 //! (a = sqrt 5, so bound 1/sqrt(in)), `B` `[out, r]` zeros, so a fresh adapter changes nothing.
 //! Adapters run in full precision beside a (possibly quantized) frozen base.
-use crate::experiment::LoraConfig;
+use super::LoraConfig;
 use tch::{nn, Tensor};
 
 /// One low-rank adapter for a linear layer `[out, in]`.
@@ -65,15 +65,15 @@ impl LoraAdapter {
 pub fn is_target(name: &str, targets: &[String]) -> bool {
     targets
         .iter()
-        .any(|t| t == crate::experiment::ALL_LINEAR || name.contains(t.as_str()))
+        .any(|t| t == super::ALL_LINEAR || name.contains(t.as_str()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::QuantConfig;
     use crate::model::{QuantLinear, QuantMode};
     use crate::quant::registry;
+    use crate::quant::QuantConfig;
     use tch::{Device, Kind};
 
     fn lora(rank: usize) -> LoraConfig {

@@ -17,6 +17,7 @@ mod block;
 mod block_stack;
 mod build;
 mod classifier;
+mod config;
 mod export;
 mod inference;
 mod linear;
@@ -36,6 +37,7 @@ pub use build::{
     variable_role, VariableRole, WeightSource,
 };
 pub use classifier::{Classifier, ModelDims};
+pub use config::{LoraConfig, ModelConfig, Pooling, ALL_LINEAR};
 pub use export::{export_artifact, load_artifact, ArtifactConfig, ExportSummary, LoadedModel};
 pub use inference::{load_inference, reference_kernel_name, InferenceModel, InferenceOptions};
 pub use linear::{Linear, Pass};
@@ -54,7 +56,7 @@ pub(crate) fn smoke_trial(scheme: &str) -> crate::experiment::TrialConfig {
     let mut trial = crate::experiment::Experiment::load(&path).unwrap().trials[0]
         .config
         .clone();
-    trial.quant = crate::experiment::QuantConfig {
+    trial.quant = crate::quant::QuantConfig {
         scheme: scheme.into(),
         group_size: 8,
         uniform: None,

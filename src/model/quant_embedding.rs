@@ -64,8 +64,8 @@ impl QuantEmbedding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::QuantConfig;
     use crate::quant::registry;
+    use crate::quant::QuantConfig;
     use tch::{Device, Kind};
 
     /// A frozen table reuses its quantized copy and gives exactly what a trainable one gives.

@@ -4,7 +4,7 @@
 //! layers have one) and an optional full-precision LoRA adapter beside the quantized base.
 use super::linear::{add_bias_and_adapter, Linear, Pass};
 use super::lora::{is_target, LoraAdapter};
-use crate::experiment::LoraConfig;
+use super::LoraConfig;
 use crate::quant::{ste, Quantizer};
 use std::convert::Infallible;
 use std::sync::Arc;

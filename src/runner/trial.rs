@@ -51,7 +51,7 @@ pub fn run_trial(
             num_labels: data.num_labels,
         },
         pad_id: data.encoder.pad_id(),
-        bert: pretrained_config(cfg, &opts.datasets_dir)?,
+        bert: pretrained_config(&cfg.model, &opts.datasets_dir)?,
         merged_lora: false,
     };
     let checkpoints = Checkpoints::new(&opts.artifacts_dir);
