@@ -100,15 +100,12 @@ fn a_trial_differing_only_in_attention_reuses_the_checkpoint() {
         |t: &bitlab::store::TrialRecord| t.final_metric(MetricKey::TestAccuracy).unwrap();
     assert!((accuracy(first) - accuracy(second)).abs() <= 0.02);
 
-    // Each trial has its own artifact, whose header names its own kernel.
+    // Each trial has its own artifact, whose model description names its own kernel.
     let attention_in_header = |t: &bitlab::store::TrialRecord| {
         let path = PathBuf::from(&t.artifact.as_ref().unwrap().path);
         let artifact = bitlab::artifact::Artifact::read(&path).unwrap();
         let header: serde_json::Value = serde_json::from_str(&artifact.config_json).unwrap();
-        header["trial"]["model"]["attention"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        header["model"]["attention"].as_str().unwrap().to_string()
     };
     assert_eq!(attention_in_header(first), "flash");
     assert_eq!(attention_in_header(second), "chunked");

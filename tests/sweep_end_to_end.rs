@@ -97,8 +97,12 @@ fn smoke_sweep_records_every_trial_and_renders_its_report() {
     // `bitlab infer` classifies new texts with every trained artifact, through the trial's own
     // tokenizer, and names the kernel: the packed ternary engine for the ternary trial.
     let mut kernels = Vec::new();
+    // Beside each artifact lies its dataset settings (`<hash>.dataset.json`, docs/FORMAT.md).
     for entry in std::fs::read_dir(tmp.path().join("artifacts/smoke")).unwrap() {
         let artifact = entry.unwrap().path();
+        if artifact.extension().is_none_or(|e| e != "bitlab") {
+            continue;
+        }
         let (kernel, _) = common::infer(&artifact, &["a warm, funny film", "dull and lifeless"]);
         kernels.push(kernel);
     }

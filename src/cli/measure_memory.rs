@@ -21,6 +21,12 @@ pub struct MemoryPointArgs {
     /// Device.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// The trial's learning rate (`train.lr`; `measure-train-step` only).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// The trial's weight decay (`train.weight_decay`; `measure-train-step` only).
+    #[arg(long)]
+    weight_decay: Option<f64>,
 }
 
 /// What a memory point runs.
@@ -35,17 +41,32 @@ pub enum Operation {
 /// Runs one memory point and prints it as a JSON line.
 pub fn run(operation: Operation, args: MemoryPointArgs) -> bitlab::Result<()> {
     let device = super::parse_device(&args.device)?;
-    let measure = match operation {
-        Operation::Forward => bitlab::measure::memory_point,
-        Operation::TrainStep => bitlab::measure::train_memory_point,
+    let point = match operation {
+        Operation::Forward => bitlab::measure::memory_point(
+            &args.artifact,
+            args.seq_len,
+            args.batch,
+            args.threads,
+            device,
+        )?,
+        Operation::TrainStep => {
+            let (Some(lr), Some(weight_decay)) = (args.lr, args.weight_decay) else {
+                return Err(bitlab::Error::Invalid(
+                    "measure-train-step needs the trial's optimizer settings\n  fix: pass --lr \
+                     and --weight-decay (the runner passes train.lr and train.weight_decay)"
+                        .into(),
+                ));
+            };
+            bitlab::measure::train_memory_point(
+                &args.artifact,
+                bitlab::measure::StepOptimizer { lr, weight_decay },
+                args.seq_len,
+                args.batch,
+                args.threads,
+                device,
+            )?
+        }
     };
-    let point = measure(
-        &args.artifact,
-        args.seq_len,
-        args.batch,
-        args.threads,
-        device,
-    )?;
     println!(
         "{}",
         serde_json::to_string(&point).expect("memory point serializes")

@@ -35,7 +35,7 @@ pub fn memory_point(
     tch::set_num_threads(threads as i32);
     let model = load_inference(artifact, &InferenceOptions::on(device, threads))?;
     let config = &model.config;
-    let max_positions = config.trial.model.max_positions;
+    let max_positions = config.model.max_positions;
     if seq_len == 0 || seq_len > max_positions || batch == 0 {
         return Err(Error::Invalid(format!(
             "--seq-len {seq_len} --batch {batch}: this model takes 1..={max_positions} tokens (model.max_positions) and a batch of at least 1"
@@ -74,6 +74,7 @@ pub fn measure_memory_in_child(
         batch,
         threads,
         device,
+        extra_args: Vec::new(),
     };
     run_memory_child(
         exe,

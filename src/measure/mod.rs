@@ -14,5 +14,6 @@ pub use memory::{measure_memory_in_child, memory_point, MemoryPoint};
 pub(crate) use peak_rss::current_rss;
 pub use stats::{median, percentile};
 pub use train_step::{
-    measure_train_memory_in_child, measure_train_step, train_memory_point, TrainStepBench,
+    measure_train_memory_in_child, measure_train_step, train_memory_point, StepOptimizer,
+    TrainStepBench,
 };

@@ -63,9 +63,12 @@ pub(crate) struct ChildPoint<'a> {
     pub threads: usize,
     /// Device name (`cpu`, `cuda:N`).
     pub device: &'a str,
+    /// Further arguments the subcommand takes (e.g. a training step's optimizer settings).
+    pub extra_args: Vec<String>,
 }
 
-/// Runs `exe <subcommand> --artifact .. --seq-len .. --batch .. --threads .. --device ..` in a
+/// Runs `exe <subcommand> --artifact .. --seq-len .. --batch .. --threads .. --device ..` (then
+/// `point.extra_args`) in a
 /// fresh process and parses the [`MemoryPoint`] JSON line it prints last; `what` names the point
 /// in errors.
 pub(crate) fn run_memory_child(
@@ -90,6 +93,7 @@ pub(crate) fn run_memory_child(
             "--device",
             point.device,
         ])
+        .args(&point.extra_args)
         .output()
         .map_err(|e| fail(format!("cannot start {} ({e})", exe.display())))?;
     if !output.status.success() {

@@ -20,6 +20,29 @@ use std::time::Instant;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
+/// The trial's optimizer settings (`train.lr`, `train.weight_decay`) a training step uses: the
+/// artifact describes the model only, so the runner passes them (to a child process as
+/// `--lr` and `--weight-decay`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepOptimizer {
+    /// AdamW's learning rate.
+    pub lr: f64,
+    /// AdamW's weight decay.
+    pub weight_decay: f64,
+}
+
+impl StepOptimizer {
+    /// The command-line arguments that pass these settings to `bitlab measure-train-step`.
+    fn child_args(&self) -> Vec<String> {
+        vec![
+            "--lr".into(),
+            self.lr.to_string(),
+            "--weight-decay".into(),
+            self.weight_decay.to_string(),
+        ]
+    }
+}
+
 /// A reloaded model, its optimizer and one synthetic batch, ready to take training steps.
 pub struct TrainStepBench {
     loaded: LoadedModel,
@@ -31,22 +54,28 @@ pub struct TrainStepBench {
 
 impl TrainStepBench {
     /// Loads `artifact` on `device`, makes its parameters trainable, builds AdamW with the
-    /// trial's learning rate and weight decay, and draws a batch of `batch` x `seq_len` tokens.
-    pub fn new(artifact: &Path, seq_len: usize, batch: usize, device: Device) -> Result<Self> {
+    /// trial's learning rate and weight decay (`optimizer`), and draws a batch of `batch` x
+    /// `seq_len` tokens.
+    pub fn new(
+        artifact: &Path,
+        optimizer: StepOptimizer,
+        seq_len: usize,
+        batch: usize,
+        device: Device,
+    ) -> Result<Self> {
         let mut loaded = load_artifact(artifact, device)?;
-        let max_positions = loaded.config.trial.model.max_positions;
+        let max_positions = loaded.config.model.max_positions;
         if seq_len == 0 || seq_len > max_positions || batch == 0 {
             return Err(Error::Invalid(format!(
                 "--seq-len {seq_len} --batch {batch}: this model takes 1..={max_positions} tokens (model.max_positions) and a batch of at least 1"
             )));
         }
         loaded.vs.unfreeze();
-        let train = &loaded.config.trial.train;
         let optimizer = nn::AdamW {
-            wd: train.weight_decay,
+            wd: optimizer.weight_decay,
             ..Default::default()
         }
-        .build(&loaded.vs, train.lr)
+        .build(&loaded.vs, optimizer.lr)
         .map_err(|e| Error::torch("building the optimizer", e))?;
         let (batch, seq_len) = (batch as i64, seq_len as i64);
         let vocab = loaded.config.dims.vocab_size as i64;
@@ -79,13 +108,14 @@ impl TrainStepBench {
 /// Times `repeats` training steps after `warmup` untimed ones; median and p95 in milliseconds.
 pub fn measure_train_step(
     artifact: &Path,
+    optimizer: StepOptimizer,
     seq_len: usize,
     batch: usize,
     warmup: usize,
     repeats: usize,
     device: Device,
 ) -> Result<LatencyPoint> {
-    let mut bench = TrainStepBench::new(artifact, seq_len, batch, device)?;
+    let mut bench = TrainStepBench::new(artifact, optimizer, seq_len, batch, device)?;
     for _ in 0..warmup {
         bench.step()?;
     }
@@ -106,13 +136,14 @@ pub fn measure_train_step(
 /// with the peak RSS before (after loading) and after it.
 pub fn train_memory_point(
     artifact: &Path,
+    optimizer: StepOptimizer,
     seq_len: usize,
     batch: usize,
     threads: usize,
     device: Device,
 ) -> Result<MemoryPoint> {
     tch::set_num_threads(threads as i32);
-    let mut bench = TrainStepBench::new(artifact, seq_len, batch, device)?;
+    let mut bench = TrainStepBench::new(artifact, optimizer, seq_len, batch, device)?;
     let baseline_rss_bytes = reset_peak_rss();
     bench.step()?;
     Ok(MemoryPoint {
@@ -125,6 +156,7 @@ pub fn train_memory_point(
 pub fn measure_train_memory_in_child(
     exe: &Path,
     artifact: &Path,
+    optimizer: StepOptimizer,
     seq_len: usize,
     batch: usize,
     threads: usize,
@@ -136,6 +168,7 @@ pub fn measure_train_memory_in_child(
         batch,
         threads,
         device,
+        extra_args: optimizer.child_args(),
     };
     let what = format!("training memory at length {seq_len}, batch {batch}");
     run_memory_child(exe, "measure-train-step", &point, &what)

@@ -4,7 +4,7 @@ use super::bert::BertShape;
 use super::linear::Linear;
 use super::pretrained::{self, BertConfig};
 use super::{
-    ArtifactConfig, BertClassifier, Classifier, ModelConfig, QuantLinear, SequenceClassifier,
+    BertClassifier, Classifier, ModelConfig, ModelDescription, QuantLinear, SequenceClassifier,
 };
 use crate::quant::{registry, QuantConfig, Quantizer};
 use crate::{Error, Result};
@@ -95,15 +95,14 @@ pub fn pretrained_config(model: &ModelConfig, datasets_dir: &Path) -> Result<Opt
 /// ([`QuantLinear`]) and packed inference ([`super::PackedLinear`]) alike.
 pub(crate) fn build_family<L: Linear + 'static>(
     vs: &nn::Path,
-    header: &ArtifactConfig,
+    header: &ModelDescription,
     linear: &mut impl FnMut(&nn::Path, usize, usize, bool) -> Result<L>,
 ) -> Result<Box<dyn SequenceClassifier<L>>> {
-    let trial = &header.trial;
-    let embeddings = embedding_quantizer(&trial.quant)?;
-    Ok(match (&trial.model.pretrained, &header.bert) {
+    let embeddings = embedding_quantizer(&header.quant)?;
+    Ok(match (&header.model.pretrained, &header.bert) {
         (None, _) => Box::new(Classifier::build(
             vs,
-            &trial.model,
+            &header.model,
             header.dims,
             embeddings,
             linear,
@@ -111,8 +110,8 @@ pub(crate) fn build_family<L: Linear + 'static>(
         (Some(_), Some(bert)) => {
             let shape = BertShape {
                 num_labels: header.dims.num_labels,
-                dropout: trial.model.dropout,
-                attention: trial.model.attention,
+                dropout: header.model.dropout,
+                attention: header.model.attention,
             };
             Box::new(BertClassifier::build(vs, bert, shape, embeddings, linear)?)
         }
@@ -129,15 +128,15 @@ pub(crate) fn build_family<L: Linear + 'static>(
 /// Builds the model `header` describes in `vs`.
 pub fn build_model(
     vs: &mut nn::VarStore,
-    header: &ArtifactConfig,
+    header: &ModelDescription,
     quantizer: &Arc<dyn Quantizer>,
     source: WeightSource,
 ) -> Result<Box<dyn SequenceClassifier>> {
-    let trial = &header.trial;
     let mut model = build_family(&vs.root(), header, &mut |path, i, o, bias| {
         Ok(QuantLinear::new(path, i, o, bias, quantizer.clone()))
     })?;
-    if let (WeightSource::Training { datasets_dir }, Some(name)) = (source, &trial.model.pretrained)
+    if let (WeightSource::Training { datasets_dir }, Some(name)) =
+        (source, &header.model.pretrained)
     {
         let files = pretrained::locate(datasets_dir, pretrained::require(name)?)?;
         pretrained::load_weights(
@@ -147,7 +146,7 @@ pub fn build_model(
             BertClassifier::is_pretrained_variable,
         )?;
     }
-    let lora = &trial.lora;
+    let lora = &header.lora;
     let wants_adapters = match source {
         WeightSource::Training { .. } => lora.rank > 0,
         WeightSource::Artifact => lora.rank > 0 && !header.merged_lora,
@@ -201,27 +200,24 @@ mod tests {
     use crate::model::{export_artifact, load_artifact, smoke_trial, ModelDims, QuantMode};
     use tch::{Device, Kind, Tensor};
 
-    fn header(scheme: &str, rank: usize) -> ArtifactConfig {
+    fn header(scheme: &str, rank: usize) -> ModelDescription {
         let mut trial = smoke_trial(scheme);
         trial.lora = LoraConfig {
             rank,
             alpha: 4.0,
             ..Default::default()
         };
-        ArtifactConfig {
-            trial,
+        ModelDescription {
             dims: ModelDims {
                 vocab_size: 40,
                 num_labels: 2,
             },
-            pad_id: 0,
-            bert: None,
-            merged_lora: false,
+            ..trial
         }
     }
 
-    fn training(header: &ArtifactConfig) -> (nn::VarStore, Box<dyn SequenceClassifier>) {
-        let quantizer = registry::resolve(&header.trial.quant).unwrap();
+    fn training(header: &ModelDescription) -> (nn::VarStore, Box<dyn SequenceClassifier>) {
+        let quantizer = registry::resolve(&header.quant).unwrap();
         let mut vs = nn::VarStore::new(Device::Cpu);
         let model = build_model(
             &mut vs,
@@ -276,8 +272,8 @@ mod tests {
     #[test]
     fn targets_that_match_nothing_are_refused_with_the_layer_names() {
         let mut header = header("ternary", 2);
-        header.trial.lora.targets = vec!["query".into()];
-        let quantizer = registry::resolve(&header.trial.quant).unwrap();
+        header.lora.targets = vec!["query".into()];
+        let quantizer = registry::resolve(&header.quant).unwrap();
         let mut vs = nn::VarStore::new(Device::Cpu);
         let err = build_model(
             &mut vs,
@@ -315,7 +311,7 @@ mod tests {
             .unwrap();
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("m.bitlab");
-            let quantizer = registry::resolve(&header.trial.quant).unwrap();
+            let quantizer = registry::resolve(&header.quant).unwrap();
             let summary = export_artifact(&vs, &quantizer, &header, &path).unwrap();
             assert_eq!(summary.adapter_bytes == 0, merged, "{scheme}");
             let loaded = load_artifact(&path, Device::Cpu).unwrap();

@@ -8,139 +8,17 @@
 //! LoRA adapters are merged into their base weight where that is lossless (a full-precision
 //! base: `W + B A alpha / r` is again an fp32 matrix) and kept beside the quantized base
 //! otherwise (merging would move the weights off the quantizer's grid); the header records which.
-use super::pretrained::BertConfig;
 use super::{
-    build_model, embedding_quantizer, variable_role, LoraConfig, ModelDims, SequenceClassifier,
-    VariableRole, WeightSource,
+    build_model, embedding_quantizer, variable_role, LoraConfig, ModelDescription,
+    SequenceClassifier, VariableRole, WeightSource,
 };
 use crate::artifact::{Artifact, ArtifactSummary, ArtifactTensor};
-use crate::experiment::TrialConfig;
 use crate::quant::{registry, QuantConfig, Quantizer};
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use tch::{nn, Device, Tensor};
-
-/// Everything needed to rebuild the model from an artifact, stored in its header.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ArtifactConfig {
-    /// The trial that produced the model.
-    pub trial: TrialConfig,
-    /// Data-dependent sizes.
-    pub dims: ModelDims,
-    /// Padding token id.
-    pub pad_id: i64,
-    /// The pretrained checkpoint's shape, for models fine-tuned from one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bert: Option<BertConfig>,
-    /// True when LoRA adapters were merged into the base weights at export.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub merged_lora: bool,
-}
-
-impl ArtifactConfig {
-    /// The header configuration of `artifact`, read from `path` (named in errors). A
-    /// configuration describing a larger model than the artifact stores is refused, so a corrupt
-    /// header cannot make the loader allocate beyond a small factor of the file's size.
-    pub fn of(artifact: &Artifact, path: &Path) -> Result<Self> {
-        let config: Self =
-            serde_json::from_str(&artifact.config_json).map_err(|e| Error::Artifact {
-                path: path.to_path_buf(),
-                message: format!(
-                    "header configuration is not readable by this bitlab ({e}); re-run the \
-                     trial to re-export"
-                ),
-            })?;
-        check_model_fits(&config, artifact, path)?;
-        Ok(config)
-    }
-
-    /// Reads the artifact at `path` and returns its header configuration.
-    pub fn read(path: &Path) -> Result<Self> {
-        Self::of(&Artifact::read(path)?, path)
-    }
-}
-
-/// Refuses a header configuration whose model needs more weights, or more layers, than the
-/// artifact stores: a lower bound of the model's parameter count (its embedding tables, its
-/// head, and per layer four `d x d` attention matrices, two `d x ff` feed-forward matrices and
-/// one `ff`-wide vector) must not exceed the stored weight count, and each layer needs at least
-/// one stored tensor; the widths must be positive and the heads divide the width. An honest
-/// artifact stores every variable of a validated model, so it passes.
-fn check_model_fits(config: &ArtifactConfig, artifact: &Artifact, path: &Path) -> Result<()> {
-    let n = |v: usize| v as u128;
-    let labels = n(config.dims.num_labels);
-    let (layers, width, ff, heads, table_rows) =
-        match (&config.trial.model.pretrained, &config.bert) {
-            (Some(_), Some(bert)) => (
-                bert.num_hidden_layers,
-                bert.hidden_size,
-                bert.intermediate_size,
-                bert.num_attention_heads,
-                n(bert.vocab_size)
-                    .saturating_add(n(bert.max_position_embeddings))
-                    .saturating_add(n(bert.type_vocab_size)),
-            ),
-            _ => {
-                let model = &config.trial.model;
-                (
-                    model.layers,
-                    model.d_model,
-                    model.d_ff,
-                    model.heads,
-                    n(config.dims.vocab_size).saturating_add(n(model.max_positions)),
-                )
-            }
-        };
-    // A layer of width 0 has no valid initialization (libtorch refuses it), and heads must
-    // split the width: every trial that was run satisfied both.
-    if width == 0 || ff == 0 || heads == 0 || width % heads != 0 {
-        return Err(Error::Artifact {
-            path: path.to_path_buf(),
-            message: format!(
-                "header configuration has a model of width {width}, feed-forward width {ff} and \
-                 {heads} heads, which no trial can have; the header is corrupt; fix: delete the \
-                 file and export the trial again"
-            ),
-        });
-    }
-    let (d, ff) = (n(width), n(ff));
-    let layer = d
-        .saturating_mul(d)
-        .saturating_mul(4)
-        .saturating_add(d.saturating_mul(ff).saturating_mul(2))
-        .saturating_add(ff);
-    let lower_bound = table_rows
-        .saturating_mul(d)
-        .saturating_add(layer.saturating_mul(n(layers)))
-        .saturating_add(d.saturating_mul(labels))
-        .saturating_add(labels)
-        .max(if config.merged_lora {
-            0
-        } else {
-            n(config.trial.lora.rank)
-        });
-    let stored = artifact.tensors.iter().fold(0u128, |total, t| {
-        let weights = t.packed.shape.iter().fold(1u128, |w, &dim| {
-            w.saturating_mul(u128::from(dim.unsigned_abs()))
-        });
-        total.saturating_add(weights)
-    });
-    if lower_bound <= stored && layers <= artifact.tensors.len() {
-        return Ok(());
-    }
-    Err(Error::Artifact {
-        path: path.to_path_buf(),
-        message: format!(
-            "header configuration describes a model of {layers} layers and at least \
-             {lower_bound} weights, but the artifact stores {stored} weights in {} tensors; the \
-             header is corrupt; fix: delete the file and export the trial again",
-            artifact.tensors.len()
-        ),
-    })
-}
 
 /// Unpacks `tensor` into the variable of the same name (removed from `variables`), on
 /// `device`; fails if the model has no such variable or another shape.
@@ -205,8 +83,8 @@ pub struct LoadedModel {
     pub vs: nn::VarStore,
     /// The classifier (run it with [`super::QuantMode::WeightsOnGrid`]).
     pub model: Box<dyn SequenceClassifier>,
-    /// The header configuration.
-    pub config: ArtifactConfig,
+    /// The model description the artifact's header stores.
+    pub config: ModelDescription,
     /// The trial's quantizer.
     pub quantizer: Arc<dyn Quantizer>,
 }
@@ -245,23 +123,22 @@ fn export_variables(vs: &nn::VarStore, lora: &LoraConfig, merge: bool) -> Vec<(S
 pub fn export_artifact(
     vs: &nn::VarStore,
     quantizer: &Arc<dyn Quantizer>,
-    config: &ArtifactConfig,
+    config: &ModelDescription,
     path: &Path,
 ) -> Result<ExportSummary> {
-    let trial = &config.trial;
     let high_precision = registry::resolve(&QuantConfig {
         scheme: quantizer.high_precision_storage().to_string(),
-        group_size: trial.quant.group_size,
+        group_size: config.quant.group_size,
         ..QuantConfig::default()
     })?;
-    let embeddings = embedding_quantizer(&trial.quant)?.unwrap_or_else(|| high_precision.clone());
-    let merge = trial.lora.rank > 0 && quantizer.is_full_precision();
+    let embeddings = embedding_quantizer(&config.quant)?.unwrap_or_else(|| high_precision.clone());
+    let merge = config.lora.rank > 0 && quantizer.is_full_precision();
     let mut header = config.clone();
     header.merged_lora = merge;
     let mut tensors = Vec::new();
     let (mut quantized_bytes, mut quantized_weights, mut adapter_bytes) = (0u64, 0u64, 0u64);
-    for (name, tensor) in export_variables(vs, &trial.lora, merge) {
-        let packed = match variable_role(&trial.model, &name) {
+    for (name, tensor) in export_variables(vs, &config.lora, merge) {
+        let packed = match variable_role(&config.model, &name) {
             VariableRole::Quantized => {
                 let packed = quantizer.pack(&tensor)?;
                 quantized_bytes += packed.data.len() as u64;
@@ -281,7 +158,7 @@ pub fn export_artifact(
     let artifact = Artifact {
         scheme: quantizer.name().to_string(),
         bitlab_version: env!("CARGO_PKG_VERSION").to_string(),
-        config_json: serde_json::to_string(&header).expect("artifact config serializes"),
+        config_json: header.to_json(),
         tensors,
     };
     if let Some(dir) = path.parent() {
@@ -309,8 +186,8 @@ pub(crate) fn load_reference(
     path: &Path,
     device: Device,
 ) -> Result<LoadedModel> {
-    let config = ArtifactConfig::of(artifact, path)?;
-    let quantizer = registry::resolve(&config.trial.quant)?;
+    let config = ModelDescription::of(artifact, path)?;
+    let quantizer = registry::resolve(&config.quant)?;
     let mut vs = nn::VarStore::new(device);
     let model = build_model(&mut vs, &config, &quantizer, WeightSource::Artifact)?;
     vs.freeze();

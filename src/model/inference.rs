@@ -15,7 +15,7 @@ use super::export::{load_reference, load_tensor, require_all_loaded};
 use super::linear::Pass;
 use super::packed_linear::{kernels_name, resident_bytes};
 use super::{
-    embedding_quantizer, variable_role, ArtifactConfig, LoraAdapter, PackedLinear,
+    embedding_quantizer, variable_role, LoraAdapter, ModelDescription, PackedLinear,
     SequenceClassifier, VariableRole,
 };
 use crate::artifact::Artifact;
@@ -76,8 +76,8 @@ pub struct InferenceModel {
     _vs: nn::VarStore,
     engine: Engine,
     attention: AttentionKind,
-    /// The header configuration of the artifact.
-    pub config: ArtifactConfig,
+    /// The model description the artifact's header stores.
+    pub config: ModelDescription,
     /// The trial's quantizer.
     pub quantizer: Arc<dyn Quantizer>,
 }
@@ -94,9 +94,9 @@ impl std::fmt::Debug for InferenceModel {
 /// packed on the CPU, the dequantized reference on other devices.
 pub fn load_inference(path: &Path, opts: &InferenceOptions) -> Result<InferenceModel> {
     let artifact = Artifact::read(path)?;
-    let config = ArtifactConfig::of(&artifact, path)?;
-    let quantizer = registry::resolve(&config.trial.quant)?;
-    let attention = config.trial.model.attention;
+    let config = ModelDescription::of(&artifact, path)?;
+    let quantizer = registry::resolve(&config.quant)?;
+    let attention = config.model.attention;
     if opts.device != Device::Cpu {
         let loaded = load_reference(&artifact, path, opts.device)?;
         return Ok(InferenceModel {
@@ -150,7 +150,7 @@ pub fn reference_kernel_name(
 /// quantized weight, and every other tensor unpacked into a CPU variable store.
 fn build_packed(
     artifact: &Artifact,
-    config: &ArtifactConfig,
+    config: &ModelDescription,
     quantizer: &Arc<dyn Quantizer>,
     path: &Path,
 ) -> Result<(nn::VarStore, Box<dyn SequenceClassifier<PackedLinear>>)> {
@@ -158,8 +158,7 @@ fn build_packed(
         path: path.to_path_buf(),
         message,
     };
-    let trial = &config.trial;
-    let role = |name: &str| variable_role(&trial.model, name);
+    let role = |name: &str| variable_role(&config.model, name);
     let mut quantized: HashMap<&str, &PackedTensor> = artifact
         .tensors
         .iter()
@@ -189,7 +188,7 @@ fn build_packed(
         let bias = bias.then(|| p.zeros("bias", &[out_dim as i64]));
         let lora = adapted
             .contains(name.as_str())
-            .then(|| LoraAdapter::new(p, in_dim, out_dim, &trial.lora));
+            .then(|| LoraAdapter::new(p, in_dim, out_dim, &config.lora));
         Ok(layer.with_extras(bias, lora))
     };
     let model = build_family(&vs.root(), config, &mut linear)?;
@@ -285,7 +284,7 @@ impl InferenceModel {
     /// `" (SCHEME embeddings expanded to f32 at load)"` when the artifact stores the embedding
     /// table quantized, else empty.
     fn embedding_note(&self) -> String {
-        match embedding_quantizer(&self.config.trial.quant) {
+        match embedding_quantizer(&self.config.quant) {
             Ok(Some(scheme)) => format!(" ({} embeddings expanded to f32 at load)", scheme.name()),
             _ => String::new(),
         }
@@ -312,7 +311,6 @@ impl InferenceModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::TrialConfig;
     use crate::model::pretrained::BertConfig;
     use crate::model::LoraConfig;
     use crate::model::{
@@ -321,7 +319,7 @@ mod tests {
     };
     use tch::Kind;
 
-    fn trial(scheme: &str) -> TrialConfig {
+    fn trial(scheme: &str) -> ModelDescription {
         let mut trial = crate::model::smoke_trial(scheme);
         // Widths that are whole 128-weight blocks, so resident bytes show the bare 2 bits.
         trial.model.d_model = 128;
@@ -331,16 +329,14 @@ mod tests {
         trial
     }
 
-    fn header(trial: TrialConfig, bert: Option<BertConfig>) -> ArtifactConfig {
-        ArtifactConfig {
-            trial,
+    fn header(trial: ModelDescription, bert: Option<BertConfig>) -> ModelDescription {
+        ModelDescription {
             dims: ModelDims {
                 vocab_size: 60,
                 num_labels: 3,
             },
-            pad_id: 0,
             bert,
-            merged_lora: false,
+            ..trial
         }
     }
 
@@ -366,10 +362,10 @@ mod tests {
     /// random inputs with padding.
     fn reference_and_packed(
         vs: &nn::VarStore,
-        header: &ArtifactConfig,
+        header: &ModelDescription,
         backend: Backend,
     ) -> (LoadedModel, Tensor, InferenceModel, Tensor) {
-        let quantizer = registry::resolve(&header.trial.quant).unwrap();
+        let quantizer = registry::resolve(&header.quant).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.bitlab");
         export_artifact(vs, &quantizer, header, &path).unwrap();
@@ -398,15 +394,9 @@ mod tests {
     fn encoder(scheme: &str, backend: Backend) -> (Tensor, InferenceModel, Tensor) {
         tch::manual_seed(17);
         let header = header(trial(scheme), None);
-        let quantizer = registry::resolve(&header.trial.quant).unwrap();
+        let quantizer = registry::resolve(&header.quant).unwrap();
         let vs = nn::VarStore::new(Device::Cpu);
-        let _model = Classifier::new(
-            &vs.root(),
-            &header.trial.model,
-            header.dims,
-            quantizer,
-            None,
-        );
+        let _model = Classifier::new(&vs.root(), &header.model, header.dims, quantizer, None);
         let (_, expected, packed, got) = reference_and_packed(&vs, &header, backend);
         (expected, packed, got)
     }
@@ -526,8 +516,8 @@ mod tests {
 
     /// Builds the model of `header` as an artifact would (adapters attached when the trial has
     /// them), with every adapter's `B` drawn at random so adapters change the output.
-    fn built(header: &ArtifactConfig) -> nn::VarStore {
-        let quantizer = registry::resolve(&header.trial.quant).unwrap();
+    fn built(header: &ModelDescription) -> nn::VarStore {
+        let quantizer = registry::resolve(&header.quant).unwrap();
         let mut vs = nn::VarStore::new(Device::Cpu);
         let _model = build_model(&mut vs, header, &quantizer, WeightSource::Artifact).unwrap();
         tch::no_grad(|| {

@@ -18,6 +18,7 @@ mod block_stack;
 mod build;
 mod classifier;
 mod config;
+mod description;
 mod export;
 mod inference;
 mod linear;
@@ -38,7 +39,8 @@ pub use build::{
 };
 pub use classifier::{Classifier, ModelDims};
 pub use config::{LoraConfig, ModelConfig, Pooling, ALL_LINEAR};
-pub use export::{export_artifact, load_artifact, ArtifactConfig, ExportSummary, LoadedModel};
+pub use description::{ModelDescription, DESCRIPTION_VERSION};
+pub use export::{export_artifact, load_artifact, ExportSummary, LoadedModel};
 pub use inference::{load_inference, reference_kernel_name, InferenceModel, InferenceOptions};
 pub use linear::{Linear, Pass};
 pub use lora::{is_target, LoraAdapter};
@@ -48,49 +50,56 @@ pub use quant_linear::{QuantLinear, QuantMode};
 pub use rms_norm::RmsNorm;
 pub use sequence_classifier::SequenceClassifier;
 
-/// The first trial of `experiments/smoke.toml` with quantizer `scheme` (group size 8): a small
-/// model configuration shared by this module's tests.
+/// The model of `experiments/smoke.toml` (its `[model]` table; no adapters) with quantizer
+/// `scheme` (group size 8), on data of 50 tokens and two classes: a small model description
+/// shared by this module's tests.
 #[cfg(test)]
-pub(crate) fn smoke_trial(scheme: &str) -> crate::experiment::TrialConfig {
+pub(crate) fn smoke_trial(scheme: &str) -> ModelDescription {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/smoke.toml");
-    let mut trial = crate::experiment::Experiment::load(&path).unwrap().trials[0]
-        .config
-        .clone();
-    trial.quant = crate::quant::QuantConfig {
+    let file: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let model: ModelConfig = file["model"].clone().try_into().unwrap();
+    let quant = crate::quant::QuantConfig {
         scheme: scheme.into(),
         group_size: 8,
         uniform: None,
         ..Default::default()
     };
-    trial
+    let dims = ModelDims {
+        vocab_size: 50,
+        num_labels: 2,
+    };
+    ModelDescription::new(model, quant, LoraConfig::default(), dims, 0, None)
 }
 
-/// A random BitNet encoder classifier of `trial` (vocabulary `vocab_size`, two labels) with the
-/// artifact header that exports it: the fixture the model and runner tests share. Returns the
-/// variables, the model, the header and the trial's quantizer.
+/// A random BitNet encoder classifier of `description` on a vocabulary of `vocab_size` (two
+/// labels), with the artifact header that exports it: the fixture the model and runner tests
+/// share. Returns the variables, the model, the header and the quantizer.
 #[cfg(test)]
 pub(crate) fn random_classifier(
-    trial: crate::experiment::TrialConfig,
+    description: ModelDescription,
     vocab_size: usize,
 ) -> (
     tch::nn::VarStore,
     Classifier,
-    ArtifactConfig,
+    ModelDescription,
     std::sync::Arc<dyn crate::quant::Quantizer>,
 ) {
-    let quantizer = crate::quant::registry::resolve(&trial.quant).unwrap();
+    let quantizer = crate::quant::registry::resolve(&description.quant).unwrap();
     let dims = ModelDims {
         vocab_size,
         num_labels: 2,
     };
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone(), None);
-    let header = ArtifactConfig {
-        trial,
+    let model = Classifier::new(
+        &vs.root(),
+        &description.model,
         dims,
-        pad_id: 0,
-        bert: None,
-        merged_lora: false,
+        quantizer.clone(),
+        None,
+    );
+    let header = ModelDescription {
+        dims,
+        ..description
     };
     (vs, model, header, quantizer)
 }

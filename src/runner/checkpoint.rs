@@ -10,12 +10,12 @@
 //!
 //! Before a checkpoint is reused, [`Checkpoints::lookup`] checks that the record names the same
 //! training hash, that the artifact's bytes are the ones the record describes, that the
-//! artifact's own header configuration has the same training hash as the asking trial, and that
+//! artifact's header still reads (its model description, docs/FORMAT.md), and that
 //! the data-dependent sizes (vocabulary, classes, padding id) match today's tokenized data. Any
 //! mismatch makes the trial train again, with the reason printed.
 use crate::artifact::{Artifact, ArtifactSummary};
-use crate::experiment::training_hash;
-use crate::model::ArtifactConfig;
+use crate::experiment::{training_hash, TrialConfig};
+use crate::model::ModelDescription;
 use crate::store::Metric;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -87,9 +87,9 @@ impl Checkpoints {
         self.dir.join(format!("{training_hash}.json"))
     }
 
-    /// Finds a reusable checkpoint for a trial whose artifact header would be `header`.
-    pub fn lookup(&self, header: &ArtifactConfig) -> Lookup {
-        let hash = training_hash(&header.trial);
+    /// Finds a reusable checkpoint for `trial`, whose artifact header would be `header`.
+    pub fn lookup(&self, trial: &TrialConfig, header: &ModelDescription) -> Lookup {
+        let hash = training_hash(trial);
         let record_path = self.record_path(&hash);
         let text = match std::fs::read_to_string(&record_path) {
             Ok(text) => text,
@@ -106,7 +106,7 @@ impl Checkpoints {
         &self,
         hash: &str,
         record_text: &str,
-        header: &ArtifactConfig,
+        header: &ModelDescription,
     ) -> std::result::Result<TrainingRecord, String> {
         let record: TrainingRecord = serde_json::from_str(record_text)
             .map_err(|e| format!("its training record is unreadable ({e})"))?;
@@ -121,10 +121,9 @@ impl Checkpoints {
         if hex::encode(Sha256::digest(&bytes)) != record.artifact_sha256 {
             return Err("the artifact's sha256 differs from its record's".into());
         }
-        let stored = ArtifactConfig::read(&path).map_err(|e| e.to_string())?;
-        if training_hash(&stored.trial) != hash {
-            return Err("its header's training configuration differs from this trial's".into());
-        }
+        // The artifact is the one the record's training hash names, byte for byte (its sha256);
+        // its header describes the model only, so the training configuration is the record's.
+        let stored = ModelDescription::read(&path).map_err(|e| e.to_string())?;
         if stored.dims != header.dims || stored.pad_id != header.pad_id {
             return Err(format!(
                 "it was trained on data with {:?} and padding id {}, today's data gives {:?} and {}",
@@ -144,23 +143,25 @@ impl Checkpoints {
     }
 
     /// Writes the trial's own artifact to `path`: the checkpoint's packed tensors, byte for
-    /// byte, under the trial's header (its attention kernel and measurement settings), so
-    /// everything that loads the trial's artifact runs the trial's configuration.
+    /// byte, under the trial's model description (its attention kernel), so everything that
+    /// loads the trial's artifact runs the trial's model.
     pub fn write_trial_artifact(
         &self,
-        header: &ArtifactConfig,
+        trial: &TrialConfig,
+        header: &ModelDescription,
         path: &Path,
     ) -> Result<ArtifactSummary> {
-        let source = self.artifact_path(&training_hash(&header.trial));
+        let source = self.artifact_path(&training_hash(trial));
         let mut artifact = Artifact::read(&source)?;
         // Keep what export decided (merged adapters) and the checkpoint's own shape.
-        let stored = ArtifactConfig::of(&artifact, &source)?;
-        let trial_header = ArtifactConfig {
-            trial: header.trial.clone(),
+        let stored = ModelDescription::of(&artifact, &source)?;
+        let trial_header = ModelDescription {
+            model: header.model.clone(),
+            quant: header.quant.clone(),
+            lora: header.lora.clone(),
             ..stored
         };
-        artifact.config_json =
-            serde_json::to_string(&trial_header).expect("artifact config serializes");
+        artifact.config_json = trial_header.to_json();
         artifact.write(path)
     }
 }
@@ -173,31 +174,23 @@ mod tests {
     use crate::quant::registry;
     use tch::{nn, Device};
 
-    /// A checkpoint of an untrained smoke-sized model, saved under `dir`.
-    fn saved_checkpoint(dir: &Path) -> (Checkpoints, ArtifactConfig) {
+    /// A checkpoint of an untrained smoke-sized model, saved under `dir`, with the trial that
+    /// trained it and its model description.
+    fn saved_checkpoint(dir: &Path) -> (Checkpoints, TrialConfig, ModelDescription) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/smoke.toml");
         let trial = Experiment::load(&path).unwrap().trials[0].config.clone();
-        let header = ArtifactConfig {
-            trial,
-            dims: ModelDims {
-                vocab_size: 40,
-                num_labels: 2,
-            },
-            pad_id: 0,
-            bert: None,
-            merged_lora: false,
-        };
-        let quantizer = registry::resolve(&header.trial.quant).unwrap();
+        let header = description(&trial, 40);
+        let quantizer = registry::resolve(&header.quant).unwrap();
         let vs = nn::VarStore::new(Device::Cpu);
         let _model = Classifier::new(
             &vs.root(),
-            &header.trial.model,
+            &header.model,
             header.dims,
             quantizer.clone(),
             None,
         );
         let checkpoints = Checkpoints::new(dir);
-        let hash = training_hash(&header.trial);
+        let hash = training_hash(&trial);
         let exported =
             export_artifact(&vs, &quantizer, &header, &checkpoints.artifact_path(&hash)).unwrap();
         checkpoints
@@ -216,32 +209,48 @@ mod tests {
                 quantized_weights: exported.quantized_weights,
             })
             .unwrap();
-        (checkpoints, header)
+        (checkpoints, trial, header)
+    }
+
+    /// The model description of `trial` on data with `vocab_size` tokens and two classes.
+    fn description(trial: &TrialConfig, vocab_size: usize) -> ModelDescription {
+        let dims = ModelDims {
+            vocab_size,
+            num_labels: 2,
+        };
+        ModelDescription::new(
+            trial.model.clone(),
+            trial.quant.clone(),
+            trial.lora.clone(),
+            dims,
+            0,
+            None,
+        )
     }
 
     #[test]
     fn another_kernel_reuses_and_another_training_does_not() {
         let dir = tempfile::tempdir().unwrap();
-        let (checkpoints, header) = saved_checkpoint(dir.path());
-        let mut other_kernel = header.clone();
-        other_kernel.trial.model.attention = AttentionKind::Chunked;
-        other_kernel.trial.measure.repeats += 1;
-        assert!(matches!(checkpoints.lookup(&other_kernel), Lookup::Found(r) if r.steps == 3));
+        let (checkpoints, trial, _header) = saved_checkpoint(dir.path());
+        let mut other_kernel = trial.clone();
+        other_kernel.model.attention = AttentionKind::Chunked;
+        other_kernel.measure.repeats += 1;
+        let other_kernel_header = description(&other_kernel, 40);
+        assert!(
+            matches!(checkpoints.lookup(&other_kernel, &other_kernel_header), Lookup::Found(r) if r.steps == 3)
+        );
 
         let out = dir.path().join("trial.bitlab");
         checkpoints
-            .write_trial_artifact(&other_kernel, &out)
+            .write_trial_artifact(&other_kernel, &other_kernel_header, &out)
             .unwrap();
         let loaded = crate::model::load_artifact(&out, Device::Cpu).unwrap();
-        assert_eq!(
-            loaded.config.trial, other_kernel.trial,
-            "the trial's own header"
-        );
+        assert_eq!(loaded.config, other_kernel_header, "the trial's own header");
 
-        let mut other_training = header.clone();
-        other_training.trial.train.lr *= 2.0;
+        let mut other_training = trial.clone();
+        other_training.train.lr *= 2.0;
         assert!(matches!(
-            checkpoints.lookup(&other_training),
+            checkpoints.lookup(&other_training, &description(&other_training, 40)),
             Lookup::Missing
         ));
     }
@@ -249,18 +258,19 @@ mod tests {
     #[test]
     fn changed_data_or_a_changed_file_is_not_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let (checkpoints, header) = saved_checkpoint(dir.path());
-        let mut other_vocabulary = header.clone();
-        other_vocabulary.dims.vocab_size += 1;
+        let (checkpoints, trial, header) = saved_checkpoint(dir.path());
+        let other_vocabulary = description(&trial, 41);
         assert!(
-            matches!(checkpoints.lookup(&other_vocabulary), Lookup::Unusable(r) if r.contains("today's data"))
+            matches!(checkpoints.lookup(&trial, &other_vocabulary), Lookup::Unusable(r) if r.contains("today's data"))
         );
 
-        let path = checkpoints.artifact_path(&training_hash(&header.trial));
+        let path = checkpoints.artifact_path(&training_hash(&trial));
         let mut bytes = std::fs::read(&path).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         std::fs::write(&path, bytes).unwrap();
-        assert!(matches!(checkpoints.lookup(&header), Lookup::Unusable(r) if r.contains("sha256")));
+        assert!(
+            matches!(checkpoints.lookup(&trial, &header), Lookup::Unusable(r) if r.contains("sha256"))
+        );
     }
 }

@@ -3,10 +3,11 @@
 //! checkpoint's), then through the model [`crate::model::load_inference`] loads on the CPU
 //! (packed weights resident, bitlab's kernels, for every model family); the result names the
 //! kernels that ran, as every measurement does.
+use super::artifact_dataset::read_dataset_settings;
 use super::prepared_data::SUBSET_SEED;
 use crate::data::{Dataset, Example, TextEncoder};
 use crate::experiment::TokenizerKind;
-use crate::model::{load_inference, ArtifactConfig, InferenceOptions};
+use crate::model::{load_inference, InferenceOptions, ModelDescription};
 use crate::{Error, Result};
 use std::path::Path;
 use tch::Kind;
@@ -47,18 +48,18 @@ pub fn classify(
         ));
     }
     tch::set_num_threads(threads as i32);
-    let header = ArtifactConfig::read(artifact)?;
-    let cfg = &header.trial;
-    let mut dataset = Dataset::load(datasets_dir, &cfg.dataset.name)?;
-    let encoder = match (cfg.dataset.tokenizer.kind, &cfg.model.pretrained) {
+    let header = ModelDescription::read(artifact)?;
+    let settings = read_dataset_settings(artifact)?;
+    let mut dataset = Dataset::load(datasets_dir, &settings.name)?;
+    let encoder = match (settings.tokenizer.kind, &header.model.pretrained) {
         (TokenizerKind::Pretrained, Some(model)) => {
-            TextEncoder::pretrained(datasets_dir, model, &dataset.name, cfg.dataset.lowercase)?
+            TextEncoder::pretrained(datasets_dir, model, &dataset.name, settings.lowercase)?
         }
         _ => {
-            if let Some(n) = cfg.dataset.subset {
+            if let Some(n) = settings.subset {
                 dataset.subset_train(n, SUBSET_SEED);
             }
-            TextEncoder::for_dataset(datasets_dir, &dataset, &cfg.dataset)?
+            TextEncoder::for_dataset(datasets_dir, &dataset, &settings)?
         }
     };
     if encoder.vocab_size() != header.dims.vocab_size {
@@ -67,7 +68,7 @@ pub fn classify(
             message: format!(
                 "the tokenizer rebuilt from datasets/{} has {} tokens, the model {}; the \
                  dataset changed since training, so re-run the trial",
-                cfg.dataset.name,
+                settings.name,
                 encoder.vocab_size(),
                 header.dims.vocab_size
             ),
@@ -80,7 +81,7 @@ pub fn classify(
             label: 0,
         })
         .collect();
-    let encoded = encoder.encode(&examples, cfg.dataset.max_len)?;
+    let encoded = encoder.encode(&examples, settings.max_len)?;
     let batch = encoded.batches(examples.len(), None).remove(0);
     let model = load_inference(artifact, &InferenceOptions::cpu(threads))?;
     let logits = model.forward(&batch.ids, &batch.mask)?;

@@ -191,7 +191,18 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/smoke.toml");
         let mut trial = Experiment::load(&path).unwrap().trials[0].config.clone();
         trial.quant.scheme = "ternary".into();
-        let (vs, _model, config, quantizer) = random_classifier(trial, 40);
+        let description = crate::model::ModelDescription::new(
+            trial.model,
+            trial.quant,
+            trial.lora,
+            crate::model::ModelDims {
+                vocab_size: 40,
+                num_labels: 2,
+            },
+            0,
+            None,
+        );
+        let (vs, _model, config, quantizer) = random_classifier(description, 40);
         let dir = tempfile::tempdir().unwrap();
         let artifact = dir.path().join("m.bitlab");
         export_artifact(&vs, &quantizer, &config, &artifact).unwrap();
@@ -237,7 +248,7 @@ mod tests {
             "{result:?} vs {predicted_zero}"
         );
         // Every quantized weight is one int8 add per token (0.007 pJ): 4 d^2 + 2 d d_ff each block.
-        let m = &loaded.config.trial.model;
+        let m = &loaded.config.model;
         let weights = m.layers * (4 * m.d_model * m.d_model + 2 * m.d_model * m.d_ff);
         let expected = weights as f64 * crate::kernels::energy::INT8_7NM.add_pj;
         assert!(

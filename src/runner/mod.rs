@@ -4,6 +4,7 @@
 //!
 //! A failing trial (a diverging loss, a bad dataset) is recorded as failed with its error and
 //! the sweep goes on; Ctrl-C marks the running trial interrupted and stops the sweep.
+pub mod artifact_dataset;
 pub mod checkpoint;
 pub mod inference;
 mod measurements;

@@ -4,7 +4,7 @@
 //! of `measure.batch_sizes`. Each records the attention kernel and matmul that ran.
 use super::RunOptions;
 use crate::experiment::TrialConfig;
-use crate::measure::{measure_train_memory_in_child, measure_train_step};
+use crate::measure::{measure_train_memory_in_child, measure_train_step, StepOptimizer};
 use crate::store::{KernelId, Measurement, MeasurementKind};
 use crate::train::check_interrupted;
 use crate::Result;
@@ -40,6 +40,10 @@ pub fn measure_training(
         return Ok(Vec::new());
     }
     let batch = m.batch_sizes.iter().copied().min().unwrap_or(1);
+    let optimizer = StepOptimizer {
+        lr: cfg.train.lr,
+        weight_decay: cfg.train.weight_decay,
+    };
     let kernel = training_kernel_name(cfg, opts.device);
     let kernel = KernelId::from_recorded_name(&kernel);
     let point = |kind: MeasurementKind, seq_len: usize, median: f64, p95: f64, repeats: usize| {
@@ -58,6 +62,7 @@ pub fn measure_training(
         check_interrupted()?;
         let time = measure_train_step(
             artifact_path,
+            optimizer,
             seq_len,
             batch,
             m.warmup,
@@ -76,6 +81,7 @@ pub fn measure_training(
             let memory = measure_train_memory_in_child(
                 &opts.exe,
                 artifact_path,
+                optimizer,
                 seq_len,
                 batch,
                 m.threads,

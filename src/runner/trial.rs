@@ -5,13 +5,14 @@
 //! then measure latency and memory on it ([`super::measure_inference`]) and, if asked, training
 //! steps ([`super::measure_training`]). Every figure comes from the artifact that is stored, so
 //! accuracy, storage and speed describe one model.
+use super::artifact_dataset::write_dataset_settings;
 use super::checkpoint::{Checkpoints, Lookup, TrainingRecord};
 use super::{measure_inference, measure_training};
 use super::{DataCache, PlannedTrial, PreparedData, RunOptions};
 use crate::experiment::{training_hash, Experiment};
 use crate::model::{
     build_model, count_parameters, export_artifact, load_artifact, load_inference,
-    pretrained_config, ArtifactConfig, InferenceOptions, QuantMode, WeightSource,
+    pretrained_config, InferenceOptions, ModelDescription, QuantMode, WeightSource,
 };
 use crate::store::{ArtifactRecord, Metric, MetricKey, TrialResults};
 use crate::train::{evaluate, train, TrialProgress};
@@ -44,18 +45,19 @@ pub fn run_trial(
         &cfg.dataset,
         cfg.model.pretrained.as_deref(),
     )?;
-    let header = ArtifactConfig {
-        trial: cfg.clone(),
-        dims: crate::model::ModelDims {
+    let header = ModelDescription::new(
+        cfg.model.clone(),
+        cfg.quant.clone(),
+        cfg.lora.clone(),
+        crate::model::ModelDims {
             vocab_size: data.encoder.vocab_size(),
             num_labels: data.num_labels,
         },
-        pad_id: data.encoder.pad_id(),
-        bert: pretrained_config(&cfg.model, &opts.datasets_dir)?,
-        merged_lora: false,
-    };
+        data.encoder.pad_id(),
+        pretrained_config(&cfg.model, &opts.datasets_dir)?,
+    );
     let checkpoints = Checkpoints::new(&opts.artifacts_dir);
-    let (record, reused) = match checkpoints.lookup(&header) {
+    let (record, reused) = match checkpoints.lookup(cfg, &header) {
         Lookup::Found(record) => {
             progress.line(&format!(
                 "reusing checkpoint {} (trained by trial {}): same training configuration",
@@ -84,7 +86,8 @@ pub fn run_trial(
         .artifacts_dir
         .join(&experiment.name)
         .join(format!("{}.bitlab", trial.hash));
-    let file = checkpoints.write_trial_artifact(&header, &artifact_path)?;
+    let file = checkpoints.write_trial_artifact(cfg, &header, &artifact_path)?;
+    write_dataset_settings(&artifact_path, &cfg.dataset)?;
     let loaded = load_artifact(&artifact_path, opts.device)?;
     let test = evaluate(
         loaded.model.as_ref(),
@@ -154,7 +157,7 @@ pub fn run_trial(
 /// what training produced.
 fn train_checkpoint(
     trial: &PlannedTrial,
-    header: &ArtifactConfig,
+    header: &ModelDescription,
     data: &PreparedData,
     checkpoints: &Checkpoints,
     opts: &RunOptions,

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use bitlab::artifact::Artifact;
-use bitlab::model::{load_artifact, ArtifactConfig};
+use bitlab::model::{load_artifact, ModelDescription};
 use bitlab::quant::registry;
 use bitlab::Error;
 use proptest::prelude::*;
@@ -109,7 +109,7 @@ enum HeaderEdit {
     Shape(Index, Index),
     /// Set a top-level field to a hostile value.
     TopField(&'static str, Index),
-    /// Set one number of the embedded trial configuration (a model size, a dimension) to a
+    /// Set one number of the embedded model description (a model size, a dimension) to a
     /// huge, zero or negative value.
     ConfigNumber(Index, Index),
     /// Add a deeply nested value.
@@ -290,7 +290,7 @@ fn write_input(bytes: mutate::Bytes) -> ArtifactFile {
 /// `Artifact::read`, then the header configuration; both must give a result or a typed error.
 fn read(input: &ArtifactFile) -> Result<Parsed, TestCaseError> {
     let accepted = match Artifact::read(&input.path) {
-        Ok(artifact) => match ArtifactConfig::of(&artifact, &input.path) {
+        Ok(artifact) => match ModelDescription::of(&artifact, &input.path) {
             Ok(_) => true,
             Err(e) => {
                 check_error(&e, &input.path)?;
@@ -479,7 +479,7 @@ fn shapes_and_sizes_beyond_the_file_are_refused_by_the_reader() {
         let edited = with_header(&|h| {
             let mut config: Value =
                 serde_json::from_str(h["config_json"].as_str().expect("a string")).expect("JSON");
-            config["trial"]["model"][key] = json!(value);
+            config["model"][key] = json!(value);
             h["config_json"] = json!(config.to_string());
         });
         std::fs::write(&path, edited).expect("written");

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use bitlab::experiment::{Experiment, QuantConfig, TrialConfig};
-use bitlab::model::{export_artifact, ArtifactConfig, Classifier, ModelDims};
+use bitlab::model::{export_artifact, Classifier, ModelDescription, ModelDims};
 use bitlab::quant::registry;
 use tch::{nn, Device};
 
@@ -43,12 +43,6 @@ pub fn export_tiny(scheme: &str, seed: i64, path: &Path) {
     };
     let vs = nn::VarStore::new(Device::Cpu);
     let _model = Classifier::new(&vs.root(), &trial.model, dims, quantizer.clone(), None);
-    let config = ArtifactConfig {
-        trial,
-        dims,
-        pad_id: 0,
-        bert: None,
-        merged_lora: false,
-    };
+    let config = ModelDescription::new(trial.model, trial.quant, trial.lora, dims, 0, None);
     export_artifact(&vs, &quantizer, &config, path).expect("the tiny model exports");
 }
