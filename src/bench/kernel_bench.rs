@@ -18,7 +18,7 @@
 //! repeat does not find the previous repeat's weights in the cache; each result says whether
 //! its working set exceeds the last-level cache (`dram`) or not (`cache`).
 use super::record::{record, stored_config};
-use super::scheme::BenchedScheme;
+use super::scheme::{random_packed, BenchedScheme};
 use super::timing::{baseline_first, thread_pool, time_calls, TimingBudget};
 use super::{Benchmark, PointTiming};
 use crate::kernels::{Backend, KernelContext, LinearKernel};
@@ -134,13 +134,15 @@ pub fn run_kernel_bench(
     let mut results = Vec::new();
     for &(rows, cols) in &cfg.shapes {
         for &scheme in schemes.iter().filter(|s| s.supports(rows, cols)) {
+            // One random weight, packed once; each copy loads it into its own resident memory.
             let quantizer = scheme.quantizer()?;
-            let first = scheme.random_kernel(quantizer.as_ref(), rows, cols)?;
+            let packed = random_packed(quantizer.as_ref(), rows, cols)?;
+            let first = scheme.load(quantizer.as_ref(), &packed)?;
             let bytes = first.resident_bytes();
             let copies = cfg.rotate_bytes.div_ceil(bytes).clamp(1, 64);
             let mut weights = vec![first];
             for _ in 1..copies {
-                weights.push(scheme.random_kernel(quantizer.as_ref(), rows, cols)?);
+                weights.push(scheme.load(quantizer.as_ref(), &packed)?);
             }
             let residency = if copies * bytes > cfg.cache_bytes {
                 "dram"

@@ -11,7 +11,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::kernels::{LinearKernel, TorchInt4Pack, TorchInt8Pack};
 use crate::quant::ternary_base3::ternary_base3_kernel;
-use crate::quant::{registry, QuantConfig, Quantizer};
+use crate::quant::{registry, PackedTensor, QuantConfig, Quantizer};
 use crate::{Error, Result};
 
 /// Which kernel a benchmarked quantizer's packed weights load into.
@@ -102,29 +102,44 @@ impl BenchedScheme {
     }
 
     /// The kernel of a `rows x cols` weight of random values (the values do not change the
-    /// speed): `quantizer`'s `pack` of it, loaded as inference loads it (or in the base-3
-    /// layout). Errors when the shape has no kernel.
+    /// speed): `quantizer`'s `pack` of it ([`random_packed`]), loaded as inference loads it
+    /// ([`BenchedScheme::load`]). Errors when the shape has no kernel.
     pub fn random_kernel(
         self,
         quantizer: &dyn Quantizer,
         rows: usize,
         cols: usize,
     ) -> Result<Box<dyn LinearKernel>> {
-        let weight = Tensor::f_randn([rows as i64, cols as i64], (Kind::Float, Device::Cpu))
-            .map_err(|e| Error::torch(format!("a random {rows}x{cols} weight"), e))?;
-        let packed = quantizer.pack(&weight)?;
-        drop(weight);
+        self.load(quantizer, &random_packed(quantizer, rows, cols)?)
+    }
+
+    /// The kernel for `packed` (a weight `quantizer` packed), in its own resident copy:
+    /// [`Quantizer::load_kernel`], or the base-3 layout's binding. Errors when the shape has
+    /// no kernel.
+    pub fn load(
+        self,
+        quantizer: &dyn Quantizer,
+        packed: &PackedTensor,
+    ) -> Result<Box<dyn LinearKernel>> {
         let kernel = match self.layout {
-            KernelLayout::Inference => quantizer.load_kernel(&packed)?,
-            KernelLayout::TernaryBase3 => ternary_base3_kernel().load(&packed)?,
+            KernelLayout::Inference => quantizer.load_kernel(packed)?,
+            KernelLayout::TernaryBase3 => ternary_base3_kernel().load(packed)?,
         };
         kernel.ok_or_else(|| {
             Error::Invalid(format!(
-                "scheme {} has no kernel for a {rows}x{cols} weight",
-                self.label()
+                "scheme {} has no kernel for a {:?} weight",
+                self.label(),
+                packed.shape
             ))
         })
     }
+}
+
+/// `quantizer`'s packed form of a `rows x cols` weight of standard normal values.
+pub fn random_packed(quantizer: &dyn Quantizer, rows: usize, cols: usize) -> Result<PackedTensor> {
+    let weight = Tensor::f_randn([rows as i64, cols as i64], (Kind::Float, Device::Cpu))
+        .map_err(|e| Error::torch(format!("a random {rows}x{cols} weight"), e))?;
+    quantizer.pack(&weight)
 }
 
 #[cfg(test)]
