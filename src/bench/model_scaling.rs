@@ -9,8 +9,10 @@
 //! process's resident set while the stack was built (measured, so allocator and libtorch
 //! overheads show). Embeddings and the classifier head are left out: they do not grow with
 //! depth and are not quantized.
+use std::collections::hash_map::{Entry, HashMap};
+
 use super::record::{record, stored_config};
-use super::scheme::BenchedScheme;
+use super::scheme::{random_packed, BenchedScheme};
 use super::timing::{baseline_first, thread_pool, time_calls, TimingBudget};
 use super::{Benchmark, PointTiming};
 use crate::kernels::energy::matmul_energy_pj_per_token;
@@ -147,9 +149,18 @@ pub fn run_scaling_bench(
             }
             let quantizer = scheme.quantizer()?;
             let rss_before = current_rss();
+            // One packed random weight per layer shape; each layer loads its own resident copy.
+            let mut packed_by_shape = HashMap::new();
             let stack = PackedBlockStack::random(shape, quantizer.clone(), |rows, cols, _| {
-                scheme.random_kernel(quantizer.as_ref(), rows, cols)
+                let packed = match packed_by_shape.entry((rows, cols)) {
+                    Entry::Occupied(entry) => entry.into_mut(),
+                    Entry::Vacant(entry) => {
+                        entry.insert(random_packed(quantizer.as_ref(), rows, cols)?)
+                    }
+                };
+                scheme.load(quantizer.as_ref(), packed)
             })?;
+            drop(packed_by_shape);
             let rss_growth_bytes = rss_before
                 .zip(current_rss())
                 .map(|(before, after)| after.saturating_sub(before));
