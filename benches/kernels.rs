@@ -4,7 +4,7 @@
 //! and matrix-matrix (32 tokens), on a 2-thread pool and libtorch's default threads.
 //! Small on purpose: `bitlab bench kernels` is the full sweep (shapes, thread counts, cache
 //! rotation) and records its results.
-use bitlab::kernels::catalog::BenchScheme;
+use bitlab::bench::scheme::BenchedScheme;
 use bitlab::kernels::{Backend, KernelContext};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
@@ -20,11 +20,14 @@ fn every_kernel(c: &mut Criterion) {
     for n in [1usize, 32] {
         group.throughput(Throughput::Elements((2 * rows * cols * n) as u64));
         let x = Tensor::randn([n as i64, cols as i64], (Kind::Float, Device::Cpu));
-        for scheme in BenchScheme::ALL {
+        for scheme in BenchedScheme::ALL {
+            let quantizer = scheme
+                .quantizer()
+                .expect("every benchmarked scheme is registered");
             let kernel = scheme
-                .random_kernel(rows, cols, 0)
-                .expect("a random weight for every scheme at 2048x2048");
-            let backends = if scheme.name().starts_with("ternary") {
+                .random_kernel(quantizer.as_ref(), rows, cols)
+                .expect("a packed random weight for every scheme at 2048x2048");
+            let backends = if scheme.quantizer == "ternary" {
                 Backend::available()
             } else {
                 vec![Backend::detect()]

@@ -2,9 +2,9 @@
 //! implements `bench::Benchmark`, recorded by the one recorder (`bench::record`), and read back
 //! through the store's typed vocabulary like every other result. The benchmark here times
 //! bitlab's ternary matrix-vector kernel against libtorch fp32 on one small shape, for real.
+use bitlab::bench::scheme::BenchedScheme;
 use bitlab::bench::timing::{thread_pool, time_calls, TimingBudget};
 use bitlab::bench::{self, Benchmark, PointTiming};
-use bitlab::kernels::catalog::BenchScheme;
 use bitlab::kernels::{Backend, KernelContext};
 use bitlab::measure::{median, percentile};
 use bitlab::store::{ExperimentKind, MeasurementKind, MetricKey, Store};
@@ -15,7 +15,7 @@ use tch::{Kind, Tensor};
 /// One timed point: a scheme's kernel on a `rows x cols` matrix and one token.
 #[derive(Debug, Clone)]
 struct MatvecPoint {
-    scheme: BenchScheme,
+    scheme: BenchedScheme,
     kernel: String,
     rows: usize,
     cols: usize,
@@ -34,7 +34,7 @@ struct MatvecConfig {
 
 /// The new benchmark: every scheme in `schemes` on one shape.
 struct TinyMatvecBench {
-    schemes: Vec<BenchScheme>,
+    schemes: Vec<BenchedScheme>,
     rows: usize,
     cols: usize,
     repeats: usize,
@@ -62,7 +62,8 @@ impl Benchmark for TinyMatvecBench {
         };
         let mut points = Vec::new();
         for &scheme in &self.schemes {
-            let kernel = scheme.random_kernel(self.rows, self.cols, 7)?;
+            let quantizer = scheme.quantizer()?;
+            let kernel = scheme.random_kernel(quantizer.as_ref(), self.rows, self.cols)?;
             let times = time_calls(budget, |_| {
                 let y = kernel.forward(&x, &ctx)?;
                 assert_eq!(y.size(), [1, self.rows as i64]);
@@ -84,13 +85,13 @@ impl Benchmark for TinyMatvecBench {
     }
 
     fn trial_of(point: &MatvecPoint) -> (String, String) {
-        let label = format!("{:?} {}x{}", point.scheme, point.rows, point.cols);
+        let label = format!("{} {}x{}", point.scheme.label(), point.rows, point.cols);
         (label.to_lowercase().replace(' ', "-"), label)
     }
 
     fn trial_config(point: &MatvecPoint) -> Result<serde_json::Value> {
         bench::record::stored_config(&MatvecConfig {
-            scheme: format!("{:?}", point.scheme),
+            scheme: point.scheme.label().to_string(),
             rows: point.rows,
             cols: point.cols,
         })
@@ -121,7 +122,7 @@ fn a_new_benchmark_is_one_trait_impl_recorded_by_the_one_recorder() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("bench.db")).unwrap();
     let bench = TinyMatvecBench {
-        schemes: vec![BenchScheme::Fp32, BenchScheme::Ternary2Bit],
+        schemes: vec![BenchedScheme::FP32, BenchedScheme::TERNARY],
         rows: 256,
         cols: 512,
         repeats: 5,

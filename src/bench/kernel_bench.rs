@@ -3,7 +3,8 @@
 //!
 //! For each weight shape `rows x cols` (`[out, in]`), token count `n` and thread count, every
 //! scheme computes `y = x W^T` for `n` random f32 tokens through the same [`LinearKernel`] the
-//! packed classifier runs ([`BenchScheme`]): fp32, bf16 and fp16 through libtorch in their own
+//! packed classifier runs (each [`BenchedScheme`] a registered quantizer's packed random weight,
+//! loaded as inference loads it): fp32, bf16 and fp16 through libtorch in their own
 //! dtype, int8 through libtorch's `_weight_int8pack_mm` and int4 (groups of 32) through
 //! `_weight_int4pack_mm_for_cpu`, both with bf16 activations, ternary (BitNet b1.58, Ma et al.
 //! 2024) through [`Ternary2Bit`](crate::kernels::Ternary2Bit) (2 bits per weight) and
@@ -17,9 +18,9 @@
 //! repeat does not find the previous repeat's weights in the cache; each result says whether
 //! its working set exceeds the last-level cache (`dram`) or not (`cache`).
 use super::record::{record, stored_config};
+use super::scheme::{random_packed, BenchedScheme};
 use super::timing::{baseline_first, thread_pool, time_calls, TimingBudget};
 use super::{Benchmark, PointTiming};
-use crate::kernels::catalog::BenchScheme;
 use crate::kernels::{Backend, KernelContext, LinearKernel};
 use crate::measure::{median, percentile};
 use crate::store::{ExperimentKind, KernelBenchTrialConfig, MeasurementKind, MetricKey, Store};
@@ -37,7 +38,7 @@ pub struct BenchConfig {
     /// Thread counts (libtorch intra-op threads and the rayon pool alike).
     pub threads: Vec<usize>,
     /// Schemes to run (fp32 always runs first, as the ratio's baseline).
-    pub schemes: Vec<BenchScheme>,
+    pub schemes: Vec<BenchedScheme>,
     /// Untimed calls before timing.
     pub warmup: usize,
     /// Timed calls (fewer when one call takes longer than `max_seconds / repeats`).
@@ -65,7 +66,7 @@ impl BenchConfig {
             ],
             tokens: vec![1, 8, 128, 512],
             threads: vec![1, 2],
-            schemes: BenchScheme::ALL.to_vec(),
+            schemes: BenchedScheme::ALL.to_vec(),
             warmup: 2,
             repeats: 20,
             max_seconds: 3.0,
@@ -133,12 +134,15 @@ pub fn run_kernel_bench(
     let mut results = Vec::new();
     for &(rows, cols) in &cfg.shapes {
         for &scheme in schemes.iter().filter(|s| s.supports(rows, cols)) {
-            let first = scheme.random_kernel(rows, cols, 0)?;
+            // One random weight, packed once; each copy loads it into its own resident memory.
+            let quantizer = scheme.quantizer()?;
+            let packed = random_packed(quantizer.as_ref(), rows, cols)?;
+            let first = scheme.load(quantizer.as_ref(), &packed)?;
             let bytes = first.resident_bytes();
             let copies = cfg.rotate_bytes.div_ceil(bytes).clamp(1, 64);
             let mut weights = vec![first];
-            for i in 1..copies {
-                weights.push(scheme.random_kernel(rows, cols, i as u64)?);
+            for _ in 1..copies {
+                weights.push(scheme.load(quantizer.as_ref(), &packed)?);
             }
             let residency = if copies * bytes > cfg.cache_bytes {
                 "dram"
@@ -159,7 +163,7 @@ pub fn run_kernel_bench(
                             && (t.rows, t.cols, t.tokens, t.threads) == (rows, cols, n, threads)
                     });
                     let timing = KernelTiming {
-                        scheme: scheme.name(),
+                        scheme: scheme.label(),
                         kernel: weights[0].kernel_name(cfg.backend),
                         rows,
                         cols,
@@ -170,7 +174,7 @@ pub fn run_kernel_bench(
                         repeats: times.len(),
                         gflops: 2.0 * (rows * cols * n) as f64 / (median_ms * 1e6),
                         weight_gbps: bytes as f64 / (median_ms * 1e6),
-                        speedup_vs_fp32: if scheme == BenchScheme::Fp32 {
+                        speedup_vs_fp32: if scheme == BenchedScheme::FP32 {
                             Some(1.0)
                         } else {
                             baseline.map(|b| b.median_ms / median_ms)
@@ -304,7 +308,7 @@ mod tests {
     #[test]
     fn quick_bench_runs_every_scheme_and_relates_to_fp32() {
         let results = run_kernel_bench(&BenchConfig::quick(), |_| {}).unwrap();
-        assert_eq!(results.len(), BenchScheme::ALL.len() * 2);
+        assert_eq!(results.len(), BenchedScheme::ALL.len() * 2);
         for r in &results {
             assert!(
                 r.median_ms > 0.0 && r.p95_ms >= r.median_ms && r.gflops > 0.0,

@@ -7,12 +7,15 @@
 //! configuration, in an experiment of the benchmark's [`ExperimentKind`].
 //!
 //! - [`kernel_bench`] (`bitlab bench kernels`): matrix-vector and matrix-matrix timings of
-//!   every matmul kernel ([`crate::kernels::catalog`]) on the same shapes.
+//!   every matmul kernel on the same shapes.
+//! - [`scheme`]: the benchmarked schemes, quantizers of the one registry ([`crate::quant`])
+//!   whose packed random weights load into the kernels inference runs.
 //! - [`model_scaling`] (`bitlab bench model`): stacks of transformer blocks of growing size,
 //!   per scheme.
 pub mod kernel_bench;
 pub mod model_scaling;
 pub mod record;
+pub mod scheme;
 pub mod timing;
 
 pub use record::record;

@@ -9,17 +9,17 @@
 //! process's resident set while the stack was built (measured, so allocator and libtorch
 //! overheads show). Embeddings and the classifier head are left out: they do not grow with
 //! depth and are not quantized.
+use std::collections::hash_map::{Entry, HashMap};
+
 use super::record::{record, stored_config};
+use super::scheme::{random_packed, BenchedScheme};
 use super::timing::{baseline_first, thread_pool, time_calls, TimingBudget};
 use super::{Benchmark, PointTiming};
-use crate::experiment::QuantConfig;
-use crate::kernels::catalog::{BenchScheme, INT4_GROUP};
 use crate::kernels::energy::matmul_energy_pj_per_token;
 use crate::kernels::{Backend, KernelContext};
 use crate::measure::current_rss;
 use crate::measure::{median, percentile};
 use crate::model::{PackedBlockStack, StackShape};
-use crate::quant::registry;
 use crate::store::{ExperimentKind, MeasurementKind, MetricKey, ScalingTrialConfig, Store};
 use crate::Result;
 use serde::Serialize;
@@ -31,7 +31,7 @@ pub struct ScalingConfig {
     /// Model sizes, smallest first.
     pub sizes: Vec<StackShape>,
     /// Schemes (fp32 always runs first, as the ratios' baseline).
-    pub schemes: Vec<BenchScheme>,
+    pub schemes: Vec<BenchedScheme>,
     /// Tokens per call (1 = decoding one token).
     pub tokens: Vec<usize>,
     /// Threads (libtorch intra-op and the rayon pool alike).
@@ -62,7 +62,7 @@ impl ScalingConfig {
     pub fn full() -> Self {
         Self {
             sizes: vec![shape_of(512, 6), shape_of(1024, 12), shape_of(2048, 24)],
-            schemes: BenchScheme::ALL.to_vec(),
+            schemes: BenchedScheme::ALL.to_vec(),
             tokens: vec![1, 128],
             threads: 2,
             warmup: 1,
@@ -147,29 +147,34 @@ pub fn run_scaling_bench(
             if !supported {
                 continue;
             }
-            let quantizer = registry::resolve(&QuantConfig {
-                scheme: scheme.quantizer_name().into(),
-                group_size: INT4_GROUP,
-                ..QuantConfig::default()
-            })?;
+            let quantizer = scheme.quantizer()?;
             let rss_before = current_rss();
-            let stack = PackedBlockStack::random(shape, quantizer, |rows, cols, seed| {
-                scheme.random_kernel(rows, cols, seed)
+            // One packed random weight per layer shape; each layer loads its own resident copy.
+            let mut packed_by_shape = HashMap::new();
+            let stack = PackedBlockStack::random(shape, quantizer.clone(), |rows, cols, _| {
+                let packed = match packed_by_shape.entry((rows, cols)) {
+                    Entry::Occupied(entry) => entry.into_mut(),
+                    Entry::Vacant(entry) => {
+                        entry.insert(random_packed(quantizer.as_ref(), rows, cols)?)
+                    }
+                };
+                scheme.load(quantizer.as_ref(), packed)
             })?;
+            drop(packed_by_shape);
             let rss_growth_bytes = rss_before
                 .zip(current_rss())
                 .map(|(before, after)| after.saturating_sub(before));
             let resident_weight_bytes = stack.resident_bytes();
-            let is_baseline = scheme == BenchScheme::Fp32;
+            let is_baseline = scheme == BenchedScheme::FP32;
             for &tokens in &cfg.tokens {
                 let times = time_stack(cfg, &stack, shape.d_model, tokens, &ctx)?;
                 let median_ms = median(&times);
                 let baseline = results.iter().find(|p| {
-                    p.scheme == BenchScheme::Fp32.name()
+                    p.scheme == BenchedScheme::FP32.label()
                         && (p.d_model, p.layers, p.tokens) == (shape.d_model, shape.layers, tokens)
                 });
                 let point = ScalingPoint {
-                    scheme: scheme.name(),
+                    scheme: scheme.label(),
                     kernel: stack.kernel_name(cfg.backend),
                     d_model: shape.d_model,
                     d_ff: shape.d_ff,
@@ -305,7 +310,7 @@ mod tests {
         let points = run_scaling_bench(&cfg, |_| {}).unwrap();
         assert_eq!(
             points.len(),
-            cfg.sizes.len() * BenchScheme::ALL.len() * cfg.tokens.len()
+            cfg.sizes.len() * BenchedScheme::ALL.len() * cfg.tokens.len()
         );
         for p in &points {
             assert!(p.median_ms > 0.0 && p.p95_ms >= p.median_ms, "{p:?}");

@@ -3,14 +3,19 @@
 //! budget).
 use std::time::Instant;
 
-use crate::kernels::catalog::BenchScheme;
+use super::scheme::BenchedScheme;
 use crate::{Error, Result};
 
 /// `schemes` with fp32 first (it always runs: every ratio is relative to it), the others in
 /// their given order.
-pub fn baseline_first(schemes: &[BenchScheme]) -> Vec<BenchScheme> {
-    let mut ordered = vec![BenchScheme::Fp32];
-    ordered.extend(schemes.iter().copied().filter(|&s| s != BenchScheme::Fp32));
+pub fn baseline_first(schemes: &[BenchedScheme]) -> Vec<BenchedScheme> {
+    let mut ordered = vec![BenchedScheme::FP32];
+    ordered.extend(
+        schemes
+            .iter()
+            .copied()
+            .filter(|&s| s != BenchedScheme::FP32),
+    );
     ordered
 }
 
@@ -67,8 +72,8 @@ mod tests {
 
     #[test]
     fn fp32_runs_first_and_once() {
-        let ordered = baseline_first(&[BenchScheme::Ternary2Bit, BenchScheme::Fp32]);
-        assert_eq!(ordered, [BenchScheme::Fp32, BenchScheme::Ternary2Bit]);
+        let ordered = baseline_first(&[BenchedScheme::TERNARY, BenchedScheme::FP32]);
+        assert_eq!(ordered, [BenchedScheme::FP32, BenchedScheme::TERNARY]);
     }
 
     #[test]

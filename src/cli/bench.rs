@@ -165,21 +165,18 @@ fn run_model(args: ModelArgs) -> bitlab::Result<()> {
 }
 
 /// Parses `--schemes` names against the benchmark's schemes.
-fn parse_schemes(names: &[String]) -> bitlab::Result<Vec<bitlab::kernels::catalog::BenchScheme>> {
-    use bitlab::kernels::catalog::BenchScheme;
+fn parse_schemes(names: &[String]) -> bitlab::Result<Vec<bitlab::bench::scheme::BenchedScheme>> {
+    use bitlab::bench::scheme::BenchedScheme;
     names
         .iter()
         .map(|name| {
-            BenchScheme::ALL
-                .into_iter()
-                .find(|s| s.name() == name.trim())
-                .ok_or_else(|| {
-                    let known: Vec<&str> = BenchScheme::ALL.iter().map(|s| s.name()).collect();
-                    bitlab::Error::Invalid(format!(
-                        "--schemes {name}: unknown; use one of {}",
-                        known.join(", ")
-                    ))
-                })
+            BenchedScheme::from_label(name.trim()).ok_or_else(|| {
+                let known: Vec<&str> = BenchedScheme::ALL.iter().map(|s| s.label()).collect();
+                bitlab::Error::Invalid(format!(
+                    "--schemes {name}: unknown; use one of {}",
+                    known.join(", ")
+                ))
+            })
         })
         .collect()
 }

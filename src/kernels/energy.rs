@@ -84,7 +84,9 @@ pub fn estimate_note() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::catalog::BenchScheme;
+    use crate::kernels::reference::random_codes;
+    use crate::kernels::{Ternary2Bit, TorchDense};
+    use tch::{Device, Kind, Tensor};
 
     #[test]
     fn the_note_states_the_energies_charged() {
@@ -107,37 +109,17 @@ mod tests {
     }
 
     #[test]
-    fn each_scheme_is_charged_the_arithmetic_its_kernel_runs() {
-        let (rows, cols) = (64, 128);
-        let expected = [
-            (BenchScheme::Fp32, 1.69),
-            (BenchScheme::Bf16, 0.50),
-            (BenchScheme::Fp16, 0.50),
-            // libtorch's weight-only kernels multiply bf16 activations by widened weights.
-            (BenchScheme::Int8, 0.50),
-            (BenchScheme::Int4, 0.50),
-            (BenchScheme::Ternary2Bit, 0.007),
-            (BenchScheme::Ternary1p6, 0.007),
-        ];
-        assert_eq!(expected.len(), BenchScheme::ALL.len());
-        for (scheme, pj) in expected {
-            let kernel = scheme.random_kernel(rows, cols, 1).unwrap();
-            let got = matmul_energy_pj_per_token([kernel.as_ref()]);
-            let want = (rows * cols) as f64 * pj;
-            assert!(
-                (got - want).abs() < 1e-9 * want,
-                "{scheme:?}: {got} vs {want}"
-            );
-        }
-    }
-
-    #[test]
     fn layers_add_up() {
-        let a = BenchScheme::Fp32.random_kernel(8, 16, 1).unwrap();
-        let b = BenchScheme::Ternary2Bit.random_kernel(128, 256, 2).unwrap();
-        let both = matmul_energy_pj_per_token([a.as_ref(), b.as_ref()]);
-        let apart =
-            matmul_energy_pj_per_token([a.as_ref()]) + matmul_energy_pj_per_token([b.as_ref()]);
+        let a = TorchDense::new(
+            &Tensor::randn([8, 16], (Kind::Float, Device::Cpu)),
+            Kind::Float,
+        )
+        .unwrap();
+        let (codes, scale) = random_codes(128, 256, 2);
+        let b = Ternary2Bit::from_codes(&codes, 128, 256, scale).unwrap();
+        let both = matmul_energy_pj_per_token([&a as &dyn LinearKernel, &b]);
+        let apart = matmul_energy_pj_per_token([&a as &dyn LinearKernel])
+            + matmul_energy_pj_per_token([&b as &dyn LinearKernel]);
         assert_eq!(both, apart);
         assert_eq!(matmul_energy_pj_per_token([]), 0.0);
     }

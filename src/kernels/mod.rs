@@ -23,7 +23,6 @@
 //! [`Backend`] picks the instruction set at run time (`is_x86_feature_detected!`); the portable
 //! path computes the same integers everywhere, and tests force it to compare both.
 pub mod activations;
-pub mod catalog;
 pub mod energy;
 pub mod isa;
 pub mod linear_kernel;

@@ -11,7 +11,9 @@
 //! are the storage side of the packed ternary kernels; the artifact format uses the 2-bit layout
 //! of [`super::ternary`].
 use super::packing::quant_error;
-use crate::kernels::Ternary1p6;
+use super::ternary::packed_ternary_kernel;
+use super::KernelBinding;
+use crate::kernels::{LinearKernel, Ternary1p6, TernaryBase3Layout, TernaryFormat};
 use crate::Result;
 
 /// Ternary codes per byte in the base-3 layout.
@@ -103,6 +105,19 @@ pub fn ternary_1p6_from_base3(
 ) -> Result<Ternary1p6> {
     let codes = unpack_ternary_base3(bytes, rows * cols)?;
     Ternary1p6::from_codes(&codes, rows, cols, scale)
+}
+
+/// The 1.6-bit base-3 kernel ([`Ternary1p6`], ggml TQ1_0's trit encoding) bound to the packed
+/// weights of [`super::TernaryQuantizer`]: the other layout of the same BitNet b1.58 codes
+/// (Ma et al. 2024), loaded from the artifact's 2-bit tensor like
+/// [`super::WeightCodec::kernel`]'s 2-bit kernel. Inference runs the 2-bit layout; the
+/// benchmarks load this one through the same kind of binding.
+pub fn ternary_base3_kernel() -> KernelBinding<'static> {
+    KernelBinding::new(TernaryBase3Layout::KERNEL_NAME, |p| {
+        let kernel: Box<dyn LinearKernel> =
+            Box::new(packed_ternary_kernel::<TernaryBase3Layout>(p)?);
+        Ok(Some(kernel))
+    })
 }
 
 #[cfg(test)]
