@@ -151,7 +151,7 @@ pub fn run_scaling_bench(
             let rss_before = current_rss();
             // One packed random weight per layer shape; each layer loads its own resident copy.
             let mut packed_by_shape = HashMap::new();
-            let stack = PackedBlockStack::random(shape, quantizer.clone(), |rows, cols, _| {
+            let stack = PackedBlockStack::random(shape, quantizer.clone(), |rows, cols| {
                 let packed = match packed_by_shape.entry((rows, cols)) {
                     Entry::Occupied(entry) => entry.into_mut(),
                     Entry::Vacant(entry) => {

@@ -7,8 +7,6 @@
 use super::linear_kernel::{KernelContext, LinearKernel, MacArithmetic};
 use super::Backend;
 use crate::{Error, Result};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
 /// Inner K tiles of the packed layout (libtorch accepts 2, 4 or 8).
@@ -82,14 +80,6 @@ impl TorchInt4Pack {
             group_size,
         })
     }
-
-    /// Random codes and scales (the values do not change the speed), for benchmarks.
-    pub fn random(rows: usize, cols: usize, group_size: usize, seed: u64) -> Result<Self> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let codes: Vec<i8> = (0..rows * cols).map(|_| rng.random_range(-7..=7)).collect();
-        let scales = vec![1e-2; rows * cols / group_size.max(1)];
-        Self::new(&codes, &scales, rows, cols, group_size)
-    }
 }
 
 impl LinearKernel for TorchInt4Pack {
@@ -130,6 +120,8 @@ mod tests {
     use crate::kernels::reference::{assert_kernel_matches_dense, random_input, round_through};
     use proptest::prelude::*;
     use rand::Rng;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(12))]

@@ -5,8 +5,6 @@
 use super::linear_kernel::{KernelContext, LinearKernel, MacArithmetic};
 use super::Backend;
 use crate::{Error, Result};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
 /// Symmetric int8 weights resident as libtorch's int8 `[rows, cols]` plus bf16 row scales.
@@ -38,15 +36,6 @@ impl TorchInt8Pack {
         let codes = Tensor::from_slice(codes).view([rows as i64, cols as i64]);
         let scales = Tensor::from_slice(scales).to_kind(Kind::BFloat16);
         Ok(Self { codes, scales })
-    }
-
-    /// Random codes and scales (the values do not change the speed), for benchmarks.
-    pub fn random(rows: usize, cols: usize, seed: u64) -> Result<Self> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let codes: Vec<i8> = (0..rows * cols)
-            .map(|_| rng.random_range(-127..=127))
-            .collect();
-        Self::new(&codes, &vec![1e-3; rows], rows, cols)
     }
 }
 
@@ -81,6 +70,8 @@ mod tests {
     use crate::kernels::reference::{assert_kernel_matches_dense, random_input, round_through};
     use proptest::prelude::*;
     use rand::Rng;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(12))]

@@ -36,13 +36,13 @@ pub struct PackedBlockStack {
 
 impl PackedBlockStack {
     /// `layers` blocks of width `d_model`, feed-forward width `d_ff` and `heads` heads, each
-    /// linear layer made by `kernel(rows, cols, seed)` (seeds 0, 1, 2, ... in block order: qkv,
-    /// attn_out, ffn_up, ffn_down) and run after `quantizer`'s activation quantization (unless
+    /// linear layer made by `kernel(rows, cols)` (in block order: qkv, attn_out, ffn_up,
+    /// ffn_down) and run after `quantizer`'s activation quantization (unless
     /// the kernel quantizes its input itself).
     pub fn random(
         shape: StackShape,
         quantizer: Arc<dyn Quantizer>,
-        mut kernel: impl FnMut(usize, usize, u64) -> Result<Box<dyn LinearKernel>>,
+        mut kernel: impl FnMut(usize, usize) -> Result<Box<dyn LinearKernel>>,
     ) -> Result<Self> {
         let StackShape {
             d_model,
@@ -63,11 +63,8 @@ impl PackedBlockStack {
         };
         let vs = nn::VarStore::new(Device::Cpu);
         let root = vs.root();
-        let mut seed = 0u64;
         let mut linear = |_: &nn::Path, cols: usize, rows: usize, _bias: bool| {
-            let layer = kernel(rows, cols, seed).map(|k| PackedLinear::new(k, quantizer.clone()));
-            seed += 1;
-            layer
+            kernel(rows, cols).map(|k| PackedLinear::new(k, quantizer.clone()))
         };
         let blocks = (0..layers)
             .map(|i| Block::build(&(&root / "blocks" / i), block_shape, &mut linear))
