@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use bitlab::attention::AttentionKind;
+use bitlab::bench::timing::thread_pool;
 use bitlab::kernels::{Backend, KernelContext};
 use bitlab::model::{Linear, PackedLinear, Pass, QuantLinear, QuantMode, SequenceClassifier};
 use bitlab::quant::{registry, QuantConfig, Quantizer};
@@ -134,10 +135,7 @@ fn a_new_family_trains_with_quant_linear_and_runs_packed_with_the_same_code() {
         "{names:?}"
     );
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
+    let pool = thread_pool(1).unwrap();
     let ctx = KernelContext {
         backend: Backend::detect(),
         pool: &pool,
